@@ -1,0 +1,62 @@
+"""Command line: ``python -m sdgan_course <command> ...``.
+
+Each command is a small function that parses nothing itself; ``build_parser`` holds all the options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    """Print versions, device, profile and where the data was found."""
+    import numpy as np
+    import torch
+
+    from . import __version__
+    from .config import get_profile
+    from .data import DATASETS, DataError, data_dirs, find_file
+    from .device import describe_device, get_device
+
+    print(f"sdgan_course {__version__}")
+    print(f"python       {platform.python_version()} ({sys.executable})")
+    print(f"torch        {torch.__version__} (CUDA build: {torch.version.cuda or 'no'})")
+    print(f"numpy        {np.__version__}")
+    for name in ("matplotlib", "ipywidgets", "tqdm"):
+        try:
+            module = __import__(name)
+            print(f"{name:<12} {module.__version__}")
+        except ImportError:
+            print(f"{name:<12} not installed")
+    print(f"device       {describe_device(get_device())}")
+    print(f"profile      {get_profile()}")
+    print("data folders " + "\n             ".join(str(d) for d in data_dirs()))
+    for name, info in DATASETS.items():
+        try:
+            where = str(find_file(info.file, info.sha256))
+        except DataError as err:
+            where = f"MISSING or bad: {str(err).splitlines()[0]}"
+        print(f"  {name:<14} {where}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m sdgan_course",
+        description="The course library's command line: environment info, training, sampling, benchmarks.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    info = sub.add_parser("info", help="print versions, device, profile and where the data was found")
+    info.set_defaults(func=cmd_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    return args.func(args)

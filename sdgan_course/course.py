@@ -1,0 +1,56 @@
+"""Facts about the course itself: where it lives and what it contains.
+
+``REPOSITORY`` is the one place that names the course's address. A fork changes this line, then runs
+``python tools/sync_course.py`` to rewrite the README's course map and every notebook's Colab cell.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+REPOSITORY = "https://github.com/sdgan-course/sdgan_course"
+BRANCH = "main"
+DATA_URL = f"{REPOSITORY.replace('github.com', 'raw.githubusercontent.com')}/{BRANCH}/data"
+
+
+class Notebook(NamedTuple):
+    """One entry of the course map; times are minutes per profile (ci, cpu, gpu)."""
+
+    stem: str
+    title: str
+    topic: str
+    minutes_cpu: int
+    minutes_gpu: int
+
+
+NOTEBOOKS = (
+    Notebook("00_start_here", "Start here", "set-up, device and profile check, the data, the course map", 10, 10),
+    Notebook("01_the_landscape", "The landscape", "GANs, VAEs, diffusion, latent diffusion; misconceptions", 20, 20),
+)
+
+
+def colab_url(stem: str) -> str:
+    """The "Open in Colab" address of a notebook."""
+    path = REPOSITORY.replace("https://github.com/", "")
+    return f"https://colab.research.google.com/github/{path}/blob/{BRANCH}/notebooks/{stem}.ipynb"
+
+
+SETUP_MARKER = "# ---- end of course set-up ----"
+
+
+def colab_setup_source() -> str:
+    """The canonical opening of every notebook's first code cell (kept in sync by ``tools/sync_course.py``).
+
+    On Colab it clones the course (library, data and checkpoints) once and puts it on ``sys.path``; Colab already has
+    torch, numpy, matplotlib, ipywidgets and tqdm. Everywhere else it does nothing.
+    """
+    return f'''import sys
+
+if "google.colab" in sys.modules:  # on Colab: fetch the course (library, data, checkpoints) once per session
+    import os
+    import subprocess
+
+    if not os.path.isdir("/content/sdgan_course"):
+        subprocess.run(["git", "clone", "--depth", "1", "{REPOSITORY}", "/content/sdgan_course"], check=True)
+    sys.path.insert(0, "/content/sdgan_course")
+{SETUP_MARKER}'''

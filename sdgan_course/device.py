@@ -1,0 +1,78 @@
+"""Device choice, seeding and mixed precision.
+
+One call picks the device (CUDA, then Apple MPS, then CPU), one call seeds Python, NumPy and torch, and
+:func:`autocast` is the mixed-precision context: bfloat16/float16 autocast on CUDA, a no-op on the CPU and MPS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+
+import numpy as np
+import torch
+
+DEVICE_ENV = "SDGAN_DEVICE"
+
+
+def get_device(prefer: str | None = None) -> torch.device:
+    """Pick the compute device: ``prefer`` or ``$SDGAN_DEVICE`` if set, else CUDA, then MPS, then CPU.
+
+    An explicit request for a device that is not available is an error that says what is available.
+    """
+    wanted = prefer or os.environ.get(DEVICE_ENV)
+    if wanted:
+        device = torch.device(wanted)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError(f"Device {wanted!r} was requested but CUDA is not available here; use 'cpu'.")
+        if device.type == "mps" and not _mps_available():
+            raise RuntimeError(f"Device {wanted!r} was requested but Apple MPS is not available here; use 'cpu'.")
+        return device
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if _mps_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
+def seed_everything(seed: int = 0) -> torch.Generator:
+    """Seed Python's ``random``, NumPy and torch (all devices); return a CPU ``torch.Generator`` seeded the same.
+
+    Pass the returned generator to samplers (``generator=``) to reproduce a figure exactly.
+    """
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)  # also seeds CUDA and MPS
+    return torch.Generator().manual_seed(seed)
+
+
+def amp_dtype(device: torch.device) -> torch.dtype | None:
+    """The autocast dtype used on ``device``, or ``None`` where mixed precision is off (CPU, MPS)."""
+    if device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def autocast(device: torch.device | str, enabled: bool = True):
+    """Mixed-precision context: autocast on CUDA, a no-op elsewhere (so the same code runs everywhere)."""
+    device = torch.device(device)
+    dtype = amp_dtype(device)
+    if not enabled or dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type="cuda", dtype=dtype)
+
+
+def describe_device(device: torch.device) -> str:
+    """A one-line human description of ``device``."""
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        return f"cuda ({props.name}, {props.total_memory / 2**30:.1f} GiB)"
+    if device.type == "mps":
+        return "mps (Apple GPU)"
+    return f"cpu ({torch.get_num_threads()} threads)"

@@ -1,0 +1,56 @@
+"""Execute notebooks and store their outputs, so the repository shows the pictures and they match the code.
+
+Rule (enforced by tests/test_notebook_rules.py): a notebook in git either has no outputs, or outputs produced by this
+script from exactly its current code. The script records a SHA-256 of the code cells in the notebook's metadata; a
+code change without re-rendering fails the tests. Volatile metadata (timings per cell, widget state) is dropped so
+diffs stay readable.
+
+    python tools/render_notebooks.py                      # every notebook, ci profile
+    python tools/render_notebooks.py notebooks/05_*.ipynb # some
+    python tools/render_notebooks.py --profile cpu ...    # bigger, slower, nicer pictures
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from sdgan_course.notebook_rules import code_hash  # noqa: E402
+
+
+def render(path: Path, profile: str, timeout: int) -> float:
+    nb = nbformat.read(path, as_version=4)
+    os.environ["SDGAN_PROFILE"] = profile
+    start = time.perf_counter()
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    seconds = time.perf_counter() - start
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+    nb.metadata.pop("widgets", None)
+    nb.metadata["sdgan_course"] = {"code_sha256": code_hash(nb), "profile": profile, "seconds": round(seconds, 1)}
+    nbformat.write(nb, path)
+    return seconds
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("paths", nargs="*", type=Path)
+    parser.add_argument("--profile", default="ci")
+    parser.add_argument("--timeout", type=int, default=1200, help="seconds per cell")
+    args = parser.parse_args()
+    paths = args.paths or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    for path in paths:
+        print(f"{path.name}: {render(path, args.profile, args.timeout):.1f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
