@@ -50,7 +50,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     info = sub.add_parser("info", help="print versions, device, profile and where the data was found")
     info.set_defaults(func=cmd_info)
+    train = sub.add_parser("train", help="train a model: gan | classifier").add_subparsers(dest="model", metavar="MODEL")
+    _add_gan_commands(sub, train)
+    _add_metrics_commands(sub, train)
     return parser
+
+
+def _add_gan_commands(sub, train) -> None:
+    """``train gan``, ``sample gan``, ``bench gan`` (GAN track)."""
+
+
+def _add_metrics_commands(sub, train) -> None:
+    """``train classifier`` and ``evaluate`` (evaluation track)."""
 
 
 def main(argv: list[str] | None = None) -> int:
