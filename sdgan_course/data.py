@@ -266,6 +266,34 @@ def endless_batches(*tensors: torch.Tensor, batch_size: int, seed: int = 0, devi
         epoch += 1
 
 
+class StepBatches:
+    """Mini-batch number ``step`` of a shuffled stream over in-memory tensors, computed from the step alone.
+
+    Epoch ``e`` uses the permutation seeded by ``seed + e``, so ``batch(step)`` is the same whether a run went straight
+    through or was interrupted and resumed: what makes save/resume continue identically. Tensors are moved to
+    ``device`` once.
+    """
+
+    def __init__(self, *tensors: torch.Tensor, batch_size: int, seed: int = 0, device=None):
+        if not tensors or any(len(t) != len(tensors[0]) for t in tensors):
+            raise ValueError("StepBatches needs one or more tensors of the same length.")
+        if not 0 < batch_size <= len(tensors[0]):
+            raise ValueError(f"batch_size must be in 1..{len(tensors[0])} (the number of examples), got {batch_size}.")
+        self.tensors = tuple(t.to(device) if device is not None else t for t in tensors)
+        self.batch_size, self.seed = batch_size, seed
+        self.per_epoch = len(tensors[0]) // batch_size
+        self._epoch, self._order = -1, None
+
+    def batch(self, step: int) -> tuple[torch.Tensor, ...]:
+        epoch, index = divmod(step, self.per_epoch)
+        if epoch != self._epoch:
+            gen = torch.Generator().manual_seed(self.seed + epoch)
+            self._order = torch.randperm(len(self.tensors[0]), generator=gen).to(self.tensors[0].device)
+            self._epoch = epoch
+        idx = self._order[index * self.batch_size : (index + 1) * self.batch_size]  # (B,)
+        return tuple(t[idx] for t in self.tensors)
+
+
 # ---------------------------------------------------------------- toy distributions
 
 

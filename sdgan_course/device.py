@@ -56,7 +56,8 @@ def amp_dtype(device: torch.device) -> torch.dtype | None:
     """The autocast dtype used on ``device``, or ``None`` where mixed precision is off (CPU, MPS)."""
     if device.type != "cuda":
         return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    major, _ = torch.cuda.get_device_capability(device)
+    return torch.bfloat16 if major >= 8 else torch.float16  # bf16 natively from Ampere on (Colab's T4 gets fp16)
 
 
 def autocast(device: torch.device | str, enabled: bool = True):

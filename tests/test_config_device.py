@@ -1,0 +1,79 @@
+import random
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from sdgan_course import config, device
+from sdgan_course.config import ProfileError, get_profile
+
+
+@pytest.mark.parametrize("name", ["ci", "cpu", "CI", " cpu "])
+def test_profile_from_environment(monkeypatch, name):
+    monkeypatch.setenv("SDGAN_PROFILE", name)
+    assert get_profile() == name.strip().lower()
+
+
+def test_unknown_profile_lists_the_valid_ones(monkeypatch):
+    monkeypatch.setenv("SDGAN_PROFILE", "laptop")
+    with pytest.raises(ProfileError, match="ci, cpu, gpu"):
+        get_profile()
+
+
+def test_default_profile_follows_the_hardware(monkeypatch):
+    monkeypatch.delenv("SDGAN_PROFILE", raising=False)
+    monkeypatch.setattr(config, "_accelerator_available", lambda: False)
+    assert get_profile() == "cpu"
+    monkeypatch.setattr(config, "_accelerator_available", lambda: True)
+    assert get_profile() == "gpu"
+
+
+def test_gpu_profile_without_gpu_falls_back_with_a_reason(monkeypatch):
+    monkeypatch.setenv("SDGAN_PROFILE", "gpu")
+    monkeypatch.delenv("SDGAN_FORCE_PROFILE", raising=False)
+    monkeypatch.setattr(config, "_accelerator_available", lambda: False)
+    with pytest.warns(RuntimeWarning, match="no CUDA or MPS"):
+        assert get_profile() == "cpu"
+    monkeypatch.setenv("SDGAN_FORCE_PROFILE", "1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert get_profile() == "gpu"
+
+
+def test_data_presets_shrink_in_ci():
+    assert config.data_config("ci").train_limit < 10_000
+    assert config.data_config("cpu").train_limit is None
+
+
+def test_seed_everything_reproduces_python_numpy_and_torch():
+    def draw():
+        gen = device.seed_everything(123)
+        return random.random(), np.random.rand(), torch.rand(3), torch.rand(2, generator=gen)
+
+    a, b = draw(), draw()
+    assert a[0] == b[0] and a[1] == b[1]
+    assert torch.equal(a[2], b[2]) and torch.equal(a[3], b[3])
+    device.seed_everything(124)
+    assert torch.rand(1).item() != a[2][0].item()
+
+
+def test_device_choice_on_this_machine(monkeypatch):
+    monkeypatch.delenv("SDGAN_DEVICE", raising=False)
+    expected = "cuda" if torch.cuda.is_available() else ("mps" if device._mps_available() else "cpu")
+    assert device.get_device().type == expected
+    assert device.get_device("cpu").type == "cpu"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_asking_for_missing_cuda_says_so():
+    with pytest.raises(RuntimeError, match="CUDA is not available"):
+        device.get_device("cuda")
+
+
+def test_autocast_is_a_no_op_on_cpu():
+    x = torch.randn(4, 4)
+    with device.autocast("cpu"):
+        y = x @ x
+    assert y.dtype == torch.float32
+    assert device.amp_dtype(torch.device("cpu")) is None

@@ -1,0 +1,39 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from sdgan_course import viz  # noqa: E402
+
+
+def test_grid_places_each_image_in_its_cell():
+    images = torch.full((5, 1, 4, 4), -1.0)
+    images[3] = 1.0  # the fourth image is white
+    grid = viz.image_grid(images, nrow=3, padding=1, pad_value=0.5)
+    assert grid.shape == (2 * 5 + 1, 3 * 5 + 1)
+    assert np.all(grid[6:10, 1:5] == 1.0)  # row 1, column 0
+    assert np.all(grid[1:5, 1:5] == 0.0)
+    assert grid[0, 0] == 0.5 and np.all(grid[6:10, 11:15] == 0.5)  # the empty sixth cell is padding
+
+
+def test_grid_rgb_and_errors():
+    assert viz.image_grid(torch.zeros(4, 3, 8, 8), nrow=2, padding=0).shape == (16, 16, 3)
+    with pytest.raises(ValueError, match="1 or 3 channels"):
+        viz.image_grid(torch.zeros(2, 2, 8, 8))
+    with pytest.raises(ValueError, match=r"\(B, C, H, W\)"):
+        viz.image_grid(torch.zeros(8, 8))
+
+
+def test_plots_draw_without_error():
+    ax = viz.show_images(torch.rand(6, 1, 28, 28) * 2 - 1, title="x")
+    assert len(ax.images) == 1  # one imshow for the whole grid
+    ax = viz.plot_curves({"loss_d": [1, 2, 3, 4], "loss_g": [4, 3, 2, 1]}, smooth=2)
+    assert len(ax.lines) == 2
+    viz.scatter_2d(torch.randn(50, 2))
+    with pytest.raises(ValueError):
+        viz.scatter_2d(torch.randn(50, 3))
+    viz.density_2d(lambda p: -(p**2).sum(1), resolution=20)
+    matplotlib.pyplot.close("all")
