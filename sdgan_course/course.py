@@ -26,6 +26,21 @@ class Notebook(NamedTuple):
 NOTEBOOKS = (
     Notebook("00_start_here", "Start here", "set-up, device and profile check, the data, the course map", 10, 10),
     Notebook("01_the_landscape", "The landscape", "GANs, VAEs, diffusion, latent diffusion; misconceptions", 20, 20),
+    Notebook("02_gan_mathematics", "GAN mathematics", "value function, optimal D, JSD, saturation, mode collapse", 15, 10),
+    Notebook("03_generator_and_discriminator", "Generator and discriminator", "MLP and DCGAN, shapes, receptive field, conditioning", 10, 5),
+    Notebook("04_losses_and_stability", "Losses and stability", "BCE, LSGAN, hinge, WGAN(-GP), R1, spectral norm, measured", 20, 10),
+    Notebook("05_training_a_gan", "Training a GAN", "the full loop on Fashion-MNIST: EMA, checkpoints, conditioning", 20, 15),
+    Notebook("06_evaluating_generators", "Evaluating generators", "FID, KID, precision/recall, SSIM, memorisation, two-sample tests", 15, 10),
+    Notebook("07_generate_score_select", "Generate, score, select", "best-of-N, rejection sampling, latent interpolation", 10, 5),
+)  # fmt: skip
+
+# The rest of the arc (DESIGN.md section 1), shown in the README until each notebook lands.
+PLANNED = (
+    ("08", "Variational autoencoders", "ELBO, reparameterisation, KL, the autoencoder latent diffusion needs"),
+    ("09", "Diffusion from scratch (DDPM)", "forward process, schedules, noise prediction, U-Net, sampling"),
+    ("10", "Faster and steerable sampling", "DDIM, step count vs quality, classifier-free guidance"),
+    ("11", "Stable Diffusion in miniature", "latent diffusion with text and cross-attention, mapped to the real one"),
+    ("12", "GANs vs diffusion", "quality vs compute, sampling speed, diversity; DALL-E, CLIP, NeRF"),
 )
 
 

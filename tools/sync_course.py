@@ -1,0 +1,83 @@
+"""Keep the README's course map and every notebook's Colab set-up cell in sync with ``sdgan_course/course.py``.
+
+    python tools/sync_course.py          # rewrite what is out of date
+    python tools/sync_course.py --check  # exit 1 if anything is out of date (the tests run this check)
+
+A fork changes ``REPOSITORY`` in sdgan_course/course.py, runs this script, then re-renders the notebooks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from sdgan_course.course import NOTEBOOKS, PLANNED, SETUP_MARKER, colab_setup_source, colab_url  # noqa: E402
+
+BEGIN, END = "<!-- course-map:begin -->", "<!-- course-map:end -->"
+
+
+def course_map() -> str:
+    rows = ["| # | notebook | what you learn | cpu | gpu | Colab |", "|---|---|---|---|---|---|"]
+    for nb in NOTEBOOKS:
+        number = nb.stem[:2]
+        badge = f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(nb.stem)})"
+        rows.append(
+            f"| {number} | [{nb.title}](notebooks/{nb.stem}.ipynb) | {nb.topic} | {nb.minutes_cpu} min | "
+            f"{nb.minutes_gpu} min | {badge} |"
+        )
+    for number, title, topic in PLANNED:
+        rows.append(f"| {number} | {title} *(in preparation)* | {topic} | | | |")
+    return "\n".join(rows)
+
+
+def sync_readme(check: bool) -> list[str]:
+    path = ROOT / "README.md"
+    text = path.read_text()
+    if BEGIN not in text or END not in text:
+        return [f"README.md lacks the {BEGIN} ... {END} markers"]
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    new = f"{head}{BEGIN}\n{course_map()}\n{END}{tail}"
+    if new == text:
+        return []
+    if not check:
+        path.write_text(new)
+    return ["README.md course map"]
+
+
+def sync_notebook(path: Path, check: bool) -> list[str]:
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    if not code:
+        return [f"{path.name} has no code cell"]
+    first = code[0]
+    canonical = colab_setup_source()
+    if first.source.startswith(canonical):
+        return []
+    if SETUP_MARKER not in first.source:
+        return [f"{path.name}: first code cell does not start with the course set-up (no {SETUP_MARKER!r})"]
+    if not check:
+        first.source = canonical + first.source.split(SETUP_MARKER, 1)[1]
+        nbformat.write(nb, path)
+    return [f"{path.name} set-up cell"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args()
+    stale = sync_readme(args.check)
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        stale += sync_notebook(path, args.check)
+    for item in stale:
+        print(("out of date: " if args.check else "updated: ") + item)
+    return 1 if (stale and args.check) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
