@@ -208,6 +208,23 @@ def load_images(name: str, split: str = "train", *, limit: int | None = None, do
     return ImageData(x, y, info.class_names)
 
 
+def class_index(class_names: tuple[str, ...], name: str | int) -> int:
+    """The label of a class given its name, forgivingly ("sneaker", "Ankle boot", "t-shirt" all work), or its index."""
+    if isinstance(name, int):
+        if not 0 <= name < len(class_names):
+            raise DataError(f"Class {name} is out of range: there are {len(class_names)} classes (0..{len(class_names) - 1}).")
+        return name
+
+    def norm(s: str) -> str:
+        return "".join(ch for ch in s.lower() if ch.isalnum())
+
+    wanted = norm(name)
+    for i, candidate in enumerate(class_names):
+        if norm(candidate) == wanted or norm(candidate).startswith(wanted) and wanted:
+            return i
+    raise DataError(f"Unknown class {name!r}. Classes: {', '.join(class_names)}.")
+
+
 def _read_split(path: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     try:
         with np.load(path) as archive:

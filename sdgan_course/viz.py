@@ -107,3 +107,27 @@ def density_2d(log_prob, *, ax=None, lim: float = 3.0, resolution: int = 200, ti
     if title:
         ax.set_title(title)
     return ax
+
+
+def animate_grids(grids: Sequence[np.ndarray], *, titles: Sequence[str] | None = None, interval: int = 300):
+    """A matplotlib animation that flips through image grids (e.g. the fixed-noise samples across training).
+
+    In a notebook show it with ``IPython.display.HTML(anim.to_jshtml())``.
+    """
+    from matplotlib import animation
+
+    if not grids:
+        raise ValueError("animate_grids needs at least one grid.")
+    fig, ax = plt.subplots(figsize=(4, 4))
+    image = ax.imshow(grids[0], cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.set_axis_off()
+
+    def show(i):
+        image.set_data(grids[i])
+        if titles:
+            ax.set_title(titles[i])
+        return (image,)
+
+    anim = animation.FuncAnimation(fig, show, frames=len(grids), interval=interval, blit=False)
+    plt.close(fig)
+    return anim

@@ -154,3 +154,15 @@ def test_spiral_shape_and_seed():
     s = data.spiral(100, generator=g)
     assert s.shape == (100, 2) and s.abs().max() < 2.5
     assert torch.equal(s, data.spiral(100, generator=torch.Generator().manual_seed(0)))
+
+
+def test_class_index_is_forgiving_and_strict():
+    names = data.FASHION_CLASSES
+    assert data.class_index(names, "sneaker") == 7
+    assert data.class_index(names, "Ankle boot") == 9
+    assert data.class_index(names, "t-shirt") == 0
+    assert data.class_index(names, 3) == 3
+    with pytest.raises(DataError, match="Classes: T-shirt/top"):
+        data.class_index(names, "hat")
+    with pytest.raises(DataError, match="out of range"):
+        data.class_index(names, 10)

@@ -37,3 +37,12 @@ def test_plots_draw_without_error():
         viz.scatter_2d(torch.randn(50, 3))
     viz.density_2d(lambda p: -(p**2).sum(1), resolution=20)
     matplotlib.pyplot.close("all")
+
+
+def test_animation_has_one_frame_per_grid():
+    grids = [viz.image_grid(torch.zeros(4, 1, 8, 8)) for _ in range(3)]
+    anim = viz.animate_grids(grids, titles=["a", "b", "c"])
+    assert len(list(anim.new_frame_seq())) == 3
+    assert "<script" in anim.to_jshtml()
+    with pytest.raises(ValueError):
+        viz.animate_grids([])
