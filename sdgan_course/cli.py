@@ -58,10 +58,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_gan_commands(sub, train) -> None:
     """``train gan``, ``sample gan``, ``bench gan`` (GAN track)."""
+    from .gan_cli import add_commands
+
+    add_commands(sub, train)
 
 
 def _add_metrics_commands(sub, train) -> None:
     """``train classifier`` and ``evaluate`` (evaluation track)."""
+    from .classifier import add_train_parser
+    from .metrics import add_evaluate_parser
+
+    add_train_parser(train)
+    add_evaluate_parser(sub)
 
 
 def main(argv: list[str] | None = None) -> int:
