@@ -1,0 +1,108 @@
+"""Speed measurements that print figures: GAN training throughput and the machine's matrix-multiply peak.
+
+The reference is the common 28x28 tutorial DCGAN (z 100 -> ConvT 256x7x7 -> 128x14x14 -> 1x28x28; D 64 -> 128
+channels -> linear), trained with the same step, batch and device, so a speed claim is always relative to a model
+measured on the same machine at the same moment.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from .gan import init_dcgan_weights
+from .train import gan_train_step, make_gan_optimizers
+
+
+class TutorialGenerator(nn.Module):
+    """The tutorial DCGAN generator for 28x28: z (B, 100) -> (B, 1, 28, 28)."""
+
+    def __init__(self, *, z_dim: int = 100):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.ConvTranspose2d(z_dim, 256, 7, 1, 0, bias=False), nn.BatchNorm2d(256), nn.ReLU(True),  # (B, 256, 7, 7)
+            nn.ConvTranspose2d(256, 128, 4, 2, 1, bias=False), nn.BatchNorm2d(128), nn.ReLU(True),  # (B, 128, 14, 14)
+            nn.ConvTranspose2d(128, 1, 4, 2, 1, bias=False), nn.Tanh(),  # (B, 1, 28, 28)
+        )  # fmt: skip
+
+    def forward(self, z):
+        return self.net(z[:, :, None, None])
+
+
+class TutorialDiscriminator(nn.Module):
+    """The tutorial DCGAN discriminator for 28x28: (B, 1, 28, 28) -> (B,) logits."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(1, 64, 4, 2, 1), nn.LeakyReLU(0.2, True),  # (B, 64, 14, 14)
+            nn.Conv2d(64, 128, 4, 2, 1, bias=False), nn.BatchNorm2d(128), nn.LeakyReLU(0.2, True),  # (B, 128, 7, 7)
+            nn.Flatten(), nn.Linear(128 * 7 * 7, 1),  # (B, 1)
+        )  # fmt: skip
+
+    def forward(self, x):
+        return self.net(x).squeeze(1)  # (B,)
+
+
+class BenchResult(NamedTuple):
+    images_per_second: float
+    step_ms: float
+    mflop_per_image: float
+    gflops: float
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def bench_gan_step(
+    generator: nn.Module, discriminator: nn.Module, *, z_dim: int, batch_size: int, steps: int, device, amp=True
+) -> BenchResult:
+    """Time ``steps`` full GAN steps (D then G) on random images; FLOPs counted by torch's FlopCounterMode."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    device = torch.device(device)
+    generator, discriminator = generator.to(device), discriminator.to(device)
+    opt_g, opt_d = make_gan_optimizers(generator, discriminator)
+    real = torch.rand(batch_size, 1, 28, 28, device=device) * 2 - 1  # (B, 1, 28, 28)
+
+    def step():
+        gan_train_step(generator, discriminator, opt_g, opt_d, real, z_dim=z_dim, amp=amp)
+
+    with FlopCounterMode(display=False) as counter:
+        step()
+    for _ in range(2):
+        step()
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    _sync(device)
+    seconds = (time.perf_counter() - start) / steps
+    flops = counter.get_total_flops()
+    return BenchResult(batch_size / seconds, 1000 * seconds, flops / batch_size / 1e6, flops / seconds / 1e9)
+
+
+def matmul_peak_gflops(device, *, size: int = 1024, repeats: int = 10) -> float:
+    """This machine's measured float32 matrix-multiply rate in GFLOP/s (the best of three timings)."""
+    device = torch.device(device)
+    a = torch.randn(size, size, device=device)
+    b = torch.randn(size, size, device=device)
+    best = 0.0
+    for _ in range(3):
+        _sync(device)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        _sync(device)
+        best = max(best, 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9)
+    return best
+
+
+def tutorial_pair() -> tuple[nn.Module, nn.Module]:
+    torch.manual_seed(0)
+    return init_dcgan_weights(TutorialGenerator()), init_dcgan_weights(TutorialDiscriminator())

@@ -1,0 +1,457 @@
+"""GAN training: one visible step, a plain loop, EMA, checkpoints and a divergence guard.
+
+The step is the heart of the course: **discriminator first** (on real images and on *detached* fakes, so its loss
+cannot reach the generator), **then the generator** (through the discriminator, which it does not update), each with
+its own optimiser (Goodfellow et al. 2014, arXiv:1406.2661, Algorithm 1).
+
+Shape legend: B batch, C channels, H x W pixels, Z noise dimension.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .data import StepBatches
+from .device import amp_dtype, autocast
+from .gan import GANConfig, build_gan, sample_noise
+from .losses import GAN_LOSSES, clip_weights_, discriminator_loss, generator_loss, gradient_penalty, r1_penalty
+
+CHECKPOINT_KIND = "gan"
+
+
+class DivergenceError(RuntimeError):
+    """Training produced a NaN/inf loss or an exploding gradient; the last good checkpoint is kept."""
+
+
+# ---------------------------------------------------------------- optimisers and the step
+
+
+def make_gan_optimizers(
+    generator: nn.Module,
+    discriminator: nn.Module,
+    *,
+    lr: float = 2e-4,
+    betas: tuple[float, float] = (0.5, 0.999),
+    lr_d: float | None = None,
+) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
+    """Two separate Adam optimisers, ``(opt_g, opt_d)``; DCGAN's Adam(2e-4, beta1 = 0.5) by default.
+
+    (Radford et al. 2015, arXiv:1511.06434, section 4: beta1 = 0.9 oscillated, 0.5 stabilised training.)
+    """
+    opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=betas)
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr if lr_d is None else lr_d, betas=betas)
+    return opt_g, opt_d
+
+
+def _call(model: nn.Module, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+    return model(x) if labels is None else model(x, labels)
+
+
+def _grad_norm(model: nn.Module) -> float:
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    if not grads:
+        return 0.0
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads])).item()
+
+
+def gan_train_step(
+    generator: nn.Module,
+    discriminator: nn.Module,
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer,
+    real: torch.Tensor,
+    *,
+    labels: torch.Tensor | None = None,
+    loss: str = "ns",
+    z_dim: int,
+    gp_weight: float = 10.0,
+    r1_weight: float = 0.0,
+    clip_value: float = 0.01,
+    n_critic: int = 1,
+    noise_generator: torch.Generator | None = None,
+    amp: bool = False,
+    scaler: torch.amp.GradScaler | None = None,
+) -> dict[str, float]:
+    r"""One GAN update: ``n_critic`` discriminator steps, then one generator step. Returns a dict of floats.
+
+    The fakes of the last discriminator step are generated with a graph into G and reused by the generator step
+    (as in the DCGAN reference code): the discriminator sees them through ``.detach()``, the generator step does not.
+
+    Discriminator: minimise ``discriminator_loss`` (+ ``gp_weight`` * WGAN-GP penalty for ``"wgan-gp"``, Gulrajani
+    et al. 2017 eq. 3; + ``r1_weight / 2`` * R1, Mescheder et al. 2018 eq. 9; weight clipping for ``"wgan"``).
+    Generator: minimise ``generator_loss`` on fresh fakes, e.g. the non-saturating
+    :math:`L_G = -\mathbb{E}_{z \sim p_z}[\log D(G(z))]` (Goodfellow et al. 2014, section 3).
+
+    ``real`` (B, C, H, W) in [-1, 1] (or (B, D) for toy data); ``labels`` (B,) for conditional models.
+    """
+    if loss not in GAN_LOSSES:
+        raise ValueError(f"Unknown GAN loss {loss!r}. Valid losses: {', '.join(GAN_LOSSES)}.")
+    device, b = real.device, real.shape[0]
+    use_amp = amp and amp_dtype(device) is not None
+    stats: dict[str, float] = {}
+
+    # ---- 1. discriminator: real vs detached fake ----
+    for i in range(n_critic):
+        z = sample_noise(b, z_dim, device=device, generator=noise_generator)  # (B, Z)
+        reuse = i == n_critic - 1  # the last fakes are reused by the generator step: one G forward saved
+        with torch.set_grad_enabled(reuse), autocast(device, use_amp):
+            fake = _call(generator, z, labels)  # (B, C, H, W)
+        with autocast(device, use_amp):
+            real_logits = _call(discriminator, real, labels)  # (B,)
+            fake_logits = _call(discriminator, fake.detach(), labels)  # (B,); .detach(): D's loss never reaches G
+            loss_d = discriminator_loss(loss, real_logits, fake_logits)
+        if loss == "wgan-gp":
+            gp = gradient_penalty(discriminator, real, fake.float(), labels=labels, generator=noise_generator)
+            loss_d = loss_d + gp_weight * gp
+            stats["gp"] = gp.item()
+        if r1_weight > 0:
+            r1 = r1_penalty(discriminator, real, labels=labels)
+            loss_d = loss_d + 0.5 * r1_weight * r1
+            stats["r1"] = r1.item()
+        opt_d.zero_grad(set_to_none=True)
+        _backward_and_step(loss_d, opt_d, scaler)
+        stats["grad_norm_d"] = _grad_norm(discriminator) / (scaler.get_scale() if _scaling(scaler) else 1.0)
+        if loss == "wgan":
+            clip_weights_(discriminator, clip_value)
+
+    # ---- 2. generator: fool the (just updated) discriminator with the same fakes, now not detached ----
+    with autocast(device, use_amp):
+        loss_g = generator_loss(loss, _call(discriminator, fake, labels))  # gradients flow through D into G
+    opt_g.zero_grad(set_to_none=True)
+    _backward_and_step(loss_g, opt_g, scaler)  # D's parameters get gradients too, but only opt_g steps
+    stats["grad_norm_g"] = _grad_norm(generator) / (scaler.get_scale() if _scaling(scaler) else 1.0)
+    if scaler is not None:
+        scaler.update()
+
+    squash = torch.sigmoid if loss in ("minimax", "ns") else (lambda t: t)
+    stats.update(
+        loss_d=loss_d.item(),
+        loss_g=loss_g.item(),
+        d_real=squash(real_logits.detach().float()).mean().item(),
+        d_fake=squash(fake_logits.detach().float()).mean().item(),
+    )
+    return stats
+
+
+def _scaling(scaler) -> bool:
+    return scaler is not None and scaler.is_enabled()
+
+
+def _backward_and_step(loss: torch.Tensor, opt: torch.optim.Optimizer, scaler) -> None:
+    if _scaling(scaler):
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+    else:
+        loss.backward()
+        opt.step()
+
+
+# ---------------------------------------------------------------- EMA
+
+
+class EMA:
+    r"""Exponential moving average of a model's weights: :math:`\bar\theta \leftarrow \beta \bar\theta + (1-\beta)\theta`.
+
+    Sampling from the averaged generator gives smoother, better samples than the last iterate (Yazici et al. 2019,
+    arXiv:1806.04498). Buffers (batch-norm statistics) are copied. ``decay`` warms up as ``min(decay, (1+n)/(10+n))``.
+    """
+
+    def __init__(self, model: nn.Module, *, decay: float = 0.999):
+        self.decay = decay
+        self.num_updates = 0
+        self.model = copy.deepcopy(model).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        self.num_updates += 1
+        beta = min(self.decay, (1 + self.num_updates) / (10 + self.num_updates))
+        for avg, p in zip(self.model.parameters(), model.parameters(), strict=True):
+            avg.lerp_(p.detach(), 1.0 - beta)
+        for avg_b, b in zip(self.model.buffers(), model.buffers(), strict=True):
+            avg_b.copy_(b)
+
+
+# ---------------------------------------------------------------- configs and the loop
+
+
+@dataclass(frozen=True)
+class GANTrainConfig:
+    """How to train (the model itself is a :class:`~sdgan_course.gan.GANConfig`)."""
+
+    dataset: str = "fashion_mnist"
+    loss: str = "ns"
+    steps: int = 2000
+    batch_size: int = 128
+    lr: float = 2e-4
+    lr_d: float | None = None
+    betas: tuple[float, float] = (0.5, 0.999)
+    n_critic: int = 1
+    gp_weight: float = 10.0
+    r1_weight: float = 0.0
+    clip_value: float = 0.01
+    ema_decay: float = 0.999
+    amp: bool = True
+    seed: int = 0
+    train_limit: int | None = None
+    checkpoint_every: int = 500
+    log_every: int = 10
+    max_grad_norm: float = 1e4  # the divergence guard's threshold
+
+    def __post_init__(self):
+        object.__setattr__(self, "betas", tuple(self.betas))
+        if self.loss not in GAN_LOSSES:
+            raise ValueError(f"Unknown GAN loss {self.loss!r}. Valid losses: {', '.join(GAN_LOSSES)}.")
+
+    @classmethod
+    def preset(cls, profile: str, *, loss: str = "ns", **overrides) -> GANTrainConfig:
+        """Steps and batch size per profile; the WGAN losses get their papers' optimiser settings."""
+        sizes = {
+            "ci": dict(steps=30, batch_size=32, train_limit=2_000, checkpoint_every=10),
+            "cpu": dict(steps=3_000, batch_size=128, train_limit=None, checkpoint_every=500),
+            "gpu": dict(steps=20_000, batch_size=256, train_limit=None, checkpoint_every=2_000),
+        }
+        if profile not in sizes:
+            raise ValueError(f"Unknown profile {profile!r}. Valid profiles: {', '.join(sizes)}.")
+        per_loss = {
+            "wgan": dict(lr=5e-5, betas=(0.5, 0.999), n_critic=5),  # Arjovsky et al. 2017 (RMSprop there)
+            "wgan-gp": dict(lr=1e-4, betas=(0.0, 0.9), n_critic=5),  # Gulrajani et al. 2017, Algorithm 1
+        }.get(loss, {})
+        return cls(loss=loss, **{**sizes[profile], **per_loss, **overrides})
+
+
+class GANRun:
+    """Everything a GAN training run holds: models, optimisers, EMA, step counter, history and RNG state."""
+
+    def __init__(self, gan_config: GANConfig, train_config: GANTrainConfig, *, device: torch.device | str = "cpu"):
+        self.gan_config, self.train_config = gan_config, train_config
+        self.device = torch.device(device)
+        torch.manual_seed(train_config.seed)  # weights are initialised reproducibly
+        self.generator, self.discriminator = (m.to(self.device) for m in build_gan(gan_config))
+        self.opt_g, self.opt_d = make_gan_optimizers(
+            self.generator, self.discriminator, lr=train_config.lr, betas=train_config.betas, lr_d=train_config.lr_d
+        )
+        self.ema = EMA(self.generator, decay=train_config.ema_decay)
+        fp16 = train_config.amp and amp_dtype(self.device) == torch.float16
+        self.scaler = torch.amp.GradScaler("cuda", enabled=fp16) if self.device.type == "cuda" else None
+        self.noise_generator = torch.Generator().manual_seed(train_config.seed + 1)
+        self.step = 0
+        self.history: dict[str, list[float]] = {}
+
+    # -- checkpoints --
+    def state(self) -> dict:
+        return {
+            "gan_config": asdict(self.gan_config),
+            "train_config": asdict(self.train_config),
+            "step": self.step,
+            "generator": self.generator.state_dict(),
+            "discriminator": self.discriminator.state_dict(),
+            "ema_generator": self.ema.model.state_dict(),
+            "ema_updates": self.ema.num_updates,
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "noise_rng": self.noise_generator.get_state(),
+            "history": self.history,
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Atomically save the whole run (resumable)."""
+        return save_checkpoint(path, self.state(), kind=CHECKPOINT_KIND)
+
+    @classmethod
+    def load(cls, path: str | Path, *, device: torch.device | str = "cpu", train_config: GANTrainConfig | None = None):
+        """Rebuild a run from a checkpoint written by :meth:`save`; ``train_config`` may extend e.g. ``steps``."""
+        ckpt = load_checkpoint(path, kind=CHECKPOINT_KIND)
+        if "opt_g" not in ckpt:
+            raise CheckpointError(f"{path} holds only sampling weights (a shipped/exported model); it cannot be resumed.")
+        saved_train = GANTrainConfig(**ckpt["train_config"])
+        run = cls(GANConfig(**ckpt["gan_config"]), train_config or saved_train, device=device)
+        try:
+            run.generator.load_state_dict(ckpt["generator"])
+            run.discriminator.load_state_dict(ckpt["discriminator"])
+            run.ema.model.load_state_dict(ckpt["ema_generator"])
+        except RuntimeError as err:
+            raise CheckpointError(f"{path} does not match the model its config describes: {err}") from err
+        run.opt_g.load_state_dict(ckpt["opt_g"])
+        run.opt_d.load_state_dict(ckpt["opt_d"])
+        run.ema.num_updates = ckpt["ema_updates"]
+        run.noise_generator.set_state(ckpt["noise_rng"])
+        run.step, run.history = ckpt["step"], ckpt["history"]
+        return run
+
+
+class TrainResult(NamedTuple):
+    run: GANRun
+    seconds: float
+    images_per_second: float
+
+
+def train_gan(
+    run: GANRun,
+    images: torch.Tensor,
+    labels: torch.Tensor | None = None,
+    *,
+    steps: int | None = None,
+    checkpoint_path: str | Path | None = None,
+    hook: Callable[[GANRun, dict[str, float]], None] | None = None,
+    hook_every: int = 100,
+    progress: bool = True,
+    max_seconds: float | None = None,
+) -> TrainResult:
+    """Train ``run`` until ``run.step == steps`` (default: the config's steps), resuming from ``run.step``.
+
+    ``images`` (N, C, H, W) in [-1, 1]; ``labels`` (N,) only for a conditional model. Every ``checkpoint_every``
+    steps (and at the end) the run is saved atomically to ``checkpoint_path``. If a loss turns NaN/inf or a gradient
+    norm exceeds ``max_grad_norm``, training stops with :class:`DivergenceError` and the last good checkpoint is left
+    untouched. ``hook(run, stats)`` is called every ``hook_every`` steps (live plots). With ``max_seconds``
+    training also stops (and saves) once that much wall time has passed.
+    """
+    cfg = run.train_config
+    steps = cfg.steps if steps is None else steps
+    conditional = run.gan_config.num_classes > 0
+    if conditional and labels is None:
+        raise ValueError("This GAN is class-conditional (num_classes > 0): pass the dataset's labels.")
+    tensors = (images, labels) if conditional else (images,)
+    stream = StepBatches(*tensors, batch_size=cfg.batch_size, seed=cfg.seed, device=run.device)
+    run.generator.train()
+    run.discriminator.train()
+    bar = _progress(run.step, steps, progress)
+    start, start_step, last_saved = time.perf_counter(), run.step, run.step
+    while run.step < steps:
+        batch = stream.batch(run.step)
+        real, y = batch[0], (batch[1] if conditional else None)
+        stats = gan_train_step(
+            run.generator, run.discriminator, run.opt_g, run.opt_d, real, labels=y, loss=cfg.loss,
+            z_dim=run.gan_config.z_dim, gp_weight=cfg.gp_weight, r1_weight=cfg.r1_weight, clip_value=cfg.clip_value,
+            n_critic=cfg.n_critic, noise_generator=run.noise_generator, amp=cfg.amp, scaler=run.scaler,
+        )  # fmt: skip
+        _check_divergence(stats, run.step, cfg.max_grad_norm, checkpoint_path, last_saved)
+        run.ema.update(run.generator)
+        run.step += 1
+        if run.step % cfg.log_every == 0 or run.step == steps:
+            for key, value in stats.items():
+                run.history.setdefault(key, []).append(value)
+            run.history.setdefault("step", []).append(float(run.step))
+        if bar is not None:
+            bar.update(1)
+            if run.step % cfg.log_every == 0:
+                bar.set_postfix(loss_d=f"{stats['loss_d']:.3f}", loss_g=f"{stats['loss_g']:.3f}")
+        out_of_time = max_seconds is not None and time.perf_counter() - start > max_seconds
+        if checkpoint_path is not None and (run.step % cfg.checkpoint_every == 0 or run.step == steps or out_of_time):
+            run.save(checkpoint_path)
+            last_saved = run.step
+        if hook is not None and (run.step % hook_every == 0 or run.step == steps or out_of_time):
+            hook(run, stats)
+        if out_of_time:
+            break
+    if bar is not None:
+        bar.close()
+    seconds = time.perf_counter() - start
+    done = (run.step - start_step) * cfg.batch_size
+    return TrainResult(run, seconds, done / seconds if seconds > 0 else float("nan"))
+
+
+def _check_divergence(stats, step, max_grad_norm, checkpoint_path, last_saved) -> None:
+    bad = [k for k, v in stats.items() if not math.isfinite(v)]
+    big = [k for k in ("grad_norm_d", "grad_norm_g") if k in stats and stats[k] > max_grad_norm]
+    if not bad and not big:
+        return
+    what = ", ".join(f"{k} = {stats[k]:.3g}" for k in bad + big)
+    kept = (
+        f"The last good checkpoint (step {last_saved}) is kept at {checkpoint_path}; resume from it with a lower "
+        "learning rate."
+        if checkpoint_path is not None and Path(checkpoint_path).exists()
+        else "No checkpoint was written yet (pass checkpoint_path= to keep your progress)."
+    )
+    raise DivergenceError(
+        f"Training diverged at step {step}: {what}. {kept} Usual fixes: lower the learning rate, use spectral "
+        "normalisation or a gradient penalty (wgan-gp, r1), or turn off mixed precision (amp=False)."
+    )
+
+
+def _progress(initial: int, total: int, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc="GAN training", unit="step")
+
+
+# ---------------------------------------------------------------- shipping and loading trained generators
+
+
+class LoadedGAN(NamedTuple):
+    generator: nn.Module  # the EMA generator, in eval mode
+    discriminator: nn.Module  # in eval mode
+    config: GANConfig
+    step: int
+
+
+def export_gan(run: GANRun, path: str | Path, **info) -> Path:
+    """Save only what sampling and scoring need (EMA generator + discriminator + config): a small, shippable file."""
+    state = {
+        "gan_config": asdict(run.gan_config),
+        "train_config": asdict(run.train_config),
+        "step": run.step,
+        "ema_generator": run.ema.model.state_dict(),
+        "discriminator": run.discriminator.state_dict(),
+        "info": info,
+    }
+    return save_checkpoint(path, state, kind=CHECKPOINT_KIND)
+
+
+def load_gan(path: str | Path, *, device: torch.device | str | None = None) -> LoadedGAN:
+    """Load a GAN checkpoint (a training run or an exported one) for sampling: EMA generator and discriminator."""
+    ckpt = load_checkpoint(path, kind=CHECKPOINT_KIND)
+    config = GANConfig(**ckpt["gan_config"])
+    generator, discriminator = build_gan(config)
+    try:
+        generator.load_state_dict(ckpt["ema_generator"])
+        discriminator.load_state_dict(ckpt["discriminator"])
+    except RuntimeError as err:
+        raise CheckpointError(f"{path} does not match the model its config describes: {err}") from err
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    return LoadedGAN(generator.to(device).eval(), discriminator.to(device).eval(), config, ckpt["step"])
+
+
+@torch.no_grad()
+def generate(
+    generator: nn.Module,
+    n: int,
+    *,
+    z_dim: int,
+    labels: torch.Tensor | int | None = None,
+    generator_rng: torch.Generator | None = None,
+    batch_size: int = 500,
+) -> torch.Tensor:
+    """Draw ``n`` images (n, C, H, W) in [-1, 1] from a generator; ``labels`` an int or (n,) for conditional models."""
+    device = next(generator.parameters()).device
+    if isinstance(labels, int):
+        labels = torch.full((n,), labels, dtype=torch.long)
+    out = []
+    for start in range(0, n, batch_size):
+        m = min(batch_size, n - start)
+        z = sample_noise(m, z_dim, device=device, generator=generator_rng)  # (m, Z)
+        y = None if labels is None else labels[start : start + m].to(device)
+        out.append(_call(generator, z, y).float().cpu())  # (m, C, H, W)
+    return torch.cat(out)  # (n, C, H, W)
+
+
+def with_steps(config: GANTrainConfig, steps: int) -> GANTrainConfig:
+    """A copy of ``config`` with another step budget (to extend a resumed run)."""
+    return replace(config, steps=steps)
+
+
+__all__ = [
+    "DivergenceError", "EMA", "GANRun", "GANTrainConfig", "LoadedGAN", "TrainResult", "export_gan", "gan_train_step",
+    "generate", "load_gan", "make_gan_optimizers", "train_gan", "with_steps",
+]  # fmt: skip
