@@ -122,6 +122,74 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
+def conv_output_size(size: int, *, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
+    r"""Output size of a convolution (Dumoulin and Visin 2016, arXiv:1603.07285, relationship 6):
+
+        o = floor((i + 2p - d (k - 1) - 1) / s) + 1
+
+    e.g. k = 4, s = 2, p = 1 halves an even size: 28 -> 14 -> 7.
+    """
+    out = (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+    if out <= 0:
+        raise ValueError(f"A convolution with kernel {kernel}, stride {stride}, padding {padding} on size {size} "
+                         "leaves nothing: use a smaller kernel or more padding.")  # fmt: skip
+    return out
+
+
+def conv_transpose_output_size(
+    size: int, *, kernel: int, stride: int = 1, padding: int = 0, output_padding: int = 0, dilation: int = 1
+) -> int:
+    r"""Output size of a transposed convolution (Dumoulin and Visin 2016, arXiv:1603.07285, relationship 14; the
+    formula in the ``torch.nn.ConvTranspose2d`` documentation):
+
+        o = (i - 1) s - 2p + d (k - 1) + output_padding + 1
+
+    e.g. k = 4, s = 2, p = 1 doubles a size: 7 -> 14 -> 28.
+    """
+    return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+
+
+class LayerShape(NamedTuple):
+    """One row of a shape walk: a leaf module, the shape it outputs and its own trainable parameters."""
+
+    name: str
+    kind: str
+    shape: tuple[int, ...]
+    params: int
+
+
+def layer_shapes(module: nn.Module, *inputs, **kwargs) -> tuple[LayerShape, ...]:
+    """Run ``module(*inputs, **kwargs)`` once with forward hooks on every leaf module and return, in call order, the
+    output shape of each (the shape walk of notebook 03). Runs under ``torch.no_grad()`` and in eval mode (so batch
+    norm statistics are not updated), then restores the module's mode.
+    """
+    rows: list[LayerShape] = []
+    handles = []
+
+    def hook(name):
+        def record(m, args, out):
+            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else ()
+            rows.append(LayerShape(name, type(m).__name__, shape, count_parameters(m)))
+
+        return record
+
+    for name, m in module.named_modules():
+        # a leaf: no children, apart from the parametrizations (spectral norm) of its weight
+        children = [n for n, _ in m.named_children() if n != "parametrizations"]
+        if name and not children and ".parametrizations." not in f".{name}.":
+            handles.append(m.register_forward_hook(hook(name)))
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            module(*inputs, **kwargs)
+    finally:
+        module.train(was_training)
+        for h in handles:
+            h.remove()
+    return tuple(rows)
+
+
 class RFLayer(NamedTuple):
     """One row of a receptive-field walk: a layer and the receptive field after it (in input pixels)."""
 
@@ -218,15 +286,14 @@ class MLPGenerator(nn.Module):
         for h in hidden:
             layers += [nn.Linear(width, h), _leaky()]
             width = h
-        layers += [nn.Linear(width, math.prod(self.image_shape)), nn.Tanh()]
+        layers += [nn.Linear(width, math.prod(self.image_shape)), nn.Tanh(), nn.Unflatten(1, self.image_shape)]
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         _check_labels(labels, self.num_classes, z.shape[0], "MLPGenerator")
         if self.label_embedding is not None:
             z = torch.cat([z, self.label_embedding(labels)], dim=1)  # (B, 2Z)
-        x = self.net(z)  # (B, C*H*W)
-        return x.view(z.shape[0], *self.image_shape)  # (B, C, H, W)
+        return self.net(z)  # (B, C*H*W) -> tanh -> unflatten -> (B, C, H, W)
 
 
 class MLPDiscriminator(nn.Module):
@@ -248,6 +315,7 @@ class MLPDiscriminator(nn.Module):
         super().__init__()
         self.image_shape, self.num_classes = tuple(image_shape), num_classes
         self.label_embedding = nn.Embedding(num_classes, num_classes) if num_classes > 0 else None
+        self.flatten = nn.Flatten()
         layers: list[nn.Module] = []
         width = math.prod(self.image_shape) + num_classes
         for h in hidden:
@@ -260,7 +328,7 @@ class MLPDiscriminator(nn.Module):
         if tuple(x.shape[1:]) != self.image_shape:
             raise ValueError(f"MLPDiscriminator expects images (B, {self.image_shape}), got {tuple(x.shape)}.")
         _check_labels(labels, self.num_classes, x.shape[0], "MLPDiscriminator")
-        h = x.flatten(1)  # (B, C*H*W)
+        h = self.flatten(x)  # (B, C*H*W)
         if self.label_embedding is not None:
             h = torch.cat([h, self.label_embedding(labels)], dim=1)  # (B, C*H*W + K)
         return self.net(h).squeeze(1)  # (B,)
@@ -300,6 +368,7 @@ class DCGANGenerator(nn.Module):
         self.label_embedding = nn.Embedding(num_classes, z_dim) if num_classes > 0 else None
         in_dim = z_dim * (2 if num_classes > 0 else 1)
         self.project = nn.Linear(in_dim, c0 * start * start, bias=False)
+        self.unflatten = nn.Unflatten(1, self.start_shape)
         layers: list[nn.Module] = [nn.BatchNorm2d(c0), nn.ReLU(inplace=True)]
         width = c0
         for _ in range(num_up - 1):
@@ -316,7 +385,7 @@ class DCGANGenerator(nn.Module):
         _check_labels(labels, self.num_classes, z.shape[0], "DCGANGenerator")
         if self.label_embedding is not None:
             z = torch.cat([z, self.label_embedding(labels)], dim=1)  # (B, 2Z)
-        h = self.project(z).view(z.shape[0], *self.start_shape)  # (B, C0, s, s)
+        h = self.unflatten(self.project(z))  # (B, C0*s*s) -> (B, C0, s, s)
         return self.net(h)  # (B, C, H, W)
 
 
@@ -376,6 +445,7 @@ class DCGANDiscriminator(nn.Module):
             width_in, width = width, width * 2
         self.features = nn.Sequential(*layers)
         self.feature_shape = (width_in, end, end)
+        self.flatten = nn.Flatten()
         if patch:
             self.head = _maybe_sn(nn.Conv2d(width_in, 1, 3, stride=1, padding=1), spectral_norm)
             embed_dim = width_in
@@ -398,7 +468,7 @@ class DCGANDiscriminator(nn.Module):
                 e = self.embedding(labels)[:, :, None, None]  # (B, F, 1, 1)
                 logits = logits + (e * h).sum(dim=1, keepdim=True)  # (B, 1, h, w)
             return logits
-        h = h.flatten(1)  # (B, F*h*w)
+        h = self.flatten(h)  # (B, F*h*w)
         logits = self.head(h).squeeze(1)  # (B,)
         if self.embedding is not None:
             logits = logits + (self.embedding(labels) * h).sum(dim=1)  # (B,)

@@ -15,8 +15,11 @@ from sdgan_course.gan import (
     ToyDiscriminator,
     ToyGenerator,
     build_gan,
+    conv_output_size,
+    conv_transpose_output_size,
     count_parameters,
     init_dcgan_weights,
+    layer_shapes,
     receptive_field,
     sample_noise,
 )
@@ -75,7 +78,8 @@ def test_dcgan_three_channels():
 
 def test_mlp_generator_reshapes_784_to_1x28x28():
     g = MLPGenerator()
-    assert g.net[-2].out_features == 784 == 28 * 28
+    last = [m for m in g.modules() if isinstance(m, nn.Linear)][-1]
+    assert last.out_features == 784 == 28 * 28
     assert g(torch.randn(2, 100)).shape == (2, 1, 28, 28)
 
 
@@ -320,3 +324,52 @@ def test_receptive_field_checks_the_layers_it_sees():
 def test_receptive_field_without_convolutions_is_an_error():
     with pytest.raises(ValueError, match="no Conv2d"):
         receptive_field(nn.Sequential(nn.Linear(2, 2)))
+
+
+# ---------------------------------------------------------------- size arithmetic and shape walk
+
+
+@pytest.mark.parametrize("size, kernel, stride, padding", [(7, 4, 2, 1), (4, 4, 2, 1), (5, 3, 1, 1), (9, 5, 3, 0)])
+def test_output_size_formulas_match_torch(size, kernel, stride, padding):
+    x = torch.zeros(1, 1, size, size)
+    conv = nn.Conv2d(1, 1, kernel, stride=stride, padding=padding)
+    convt = nn.ConvTranspose2d(1, 1, kernel, stride=stride, padding=padding)
+    assert conv_output_size(size, kernel=kernel, stride=stride, padding=padding) == conv(x).shape[-1]
+    assert conv_transpose_output_size(size, kernel=kernel, stride=stride, padding=padding) == convt(x).shape[-1]
+
+
+def test_output_size_hand_values():
+    assert [conv_transpose_output_size(s, kernel=4, stride=2, padding=1) for s in (4, 7, 14)] == [8, 14, 28]
+    assert [conv_output_size(s, kernel=4, stride=2, padding=1) for s in (28, 14, 64)] == [14, 7, 32]
+    assert conv_output_size(10, kernel=3, dilation=2) == 6
+    with pytest.raises(ValueError, match="leaves nothing"):
+        conv_output_size(2, kernel=5)
+
+
+def test_layer_shapes_walk_of_the_dcgan_generator():
+    g = DCGANGenerator(z_dim=16, base_channels=4, image_size=28)
+    g.train()
+    running = g.net[0].running_mean.clone()
+    rows = layer_shapes(g, torch.randn(3, 16))
+    assert rows[0] == ("project", "Linear", (3, 8 * 7 * 7), 16 * 8 * 7 * 7)
+    assert rows[1].shape == (3, 8, 7, 7)
+    convt = [r for r in rows if r.kind == "ConvTranspose2d"]
+    assert [r.shape for r in convt] == [(3, 4, 14, 14), (3, 1, 28, 28)]
+    assert rows[-1].kind == "Tanh" and rows[-1].shape == (3, 1, 28, 28)
+    assert sum(r.params for r in rows) == count_parameters(g)
+    assert g.training and torch.equal(running, g.net[0].running_mean)  # mode restored, statistics untouched
+    assert not g._forward_hooks and not g.project._forward_hooks  # hooks removed
+
+
+def test_layer_shapes_sees_spectrally_normalised_layers_and_labels():
+    d = DCGANDiscriminator(base_channels=4, num_classes=3, spectral_norm=True, norm="none")
+    rows = layer_shapes(d, torch.randn(2, 1, 28, 28), torch.tensor([0, 2]))
+    names = [r.name for r in rows]
+    assert names[0] == "features.0" and "head" in names and "embedding" in names
+    assert sum(r.params for r in rows) == count_parameters(d)
+
+
+def test_mlp_generator_shape_walk_ends_in_unflatten():
+    rows = layer_shapes(MLPGenerator(), torch.randn(2, 100))
+    assert [r.shape[1] for r in rows if r.kind == "Linear"] == [128, 256, 512, 1024, 784]
+    assert rows[-1].kind == "Unflatten" and rows[-1].shape == (2, 1, 28, 28)
