@@ -73,9 +73,18 @@ def _add_metrics_commands(sub, train) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .checkpoint import CheckpointError
+    from .config import ProfileError
+    from .data import DataError
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (ProfileError, DataError, CheckpointError, FileNotFoundError, ValueError) as err:
+        # A learner's mistake, not a bug: say what happened and how to fix it, without a traceback.
+        print(f"error: {err}", file=sys.stderr)
+        return 2
