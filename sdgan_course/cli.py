@@ -37,7 +37,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         try:
             where = str(find_file(info.file, info.sha256))
         except DataError as err:
-            where = f"MISSING or bad: {str(err).splitlines()[0]}"
+            online = info.torchvision_name is not None
+            where = "not fetched (online only: download=True)" if online else f"MISSING or bad: {str(err).splitlines()[0]}"
         print(f"  {name:<14} {where}")
     return 0
 

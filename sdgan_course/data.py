@@ -43,10 +43,11 @@ class DatasetInfo:
     """Where a dataset lives and how its splits are stored."""
 
     file: str
-    sha256: str
+    sha256: str | None
     class_names: tuple[str, ...]
     splits: tuple[str, ...]
     description: str
+    torchvision_name: str | None = None  # fetched online through torchvision instead of from the course repository
 
 
 DATASETS: dict[str, DatasetInfo] = {
@@ -63,6 +64,14 @@ DATASETS: dict[str, DatasetInfo] = {
         class_names=DIGIT_CLASSES,
         splits=("train", "test", "all"),
         description="10,000 MNIST digits; per class the first 80% form 'train', the rest 'test'",
+    ),
+    "mnist_full": DatasetInfo(
+        file="mnist_full.npz",
+        sha256=None,  # made locally from torchvision's download, which checks the MD5 of every file it fetches
+        class_names=DIGIT_CLASSES,
+        splits=("train", "test"),
+        description="all 70,000 MNIST digits (the original 60k/10k split), online only, via torchvision",
+        torchvision_name="MNIST",
     ),
 }
 
@@ -184,6 +193,23 @@ def _download(filename: str, sha256: str | None) -> Path:
     return target
 
 
+def shipped_checkpoint(name: str) -> Path:
+    """Path of a pretrained checkpoint shipped in ``data/checkpoints/``, checksum-verified.
+
+    The checksums live in ``data/checkpoints/SHA256SUMS`` (``sha256sum`` format), written when a checkpoint is made.
+    """
+    sums_path = find_file("checkpoints/SHA256SUMS")
+    table = {}
+    for line in sums_path.read_text().splitlines():
+        if line.strip():
+            digest, filename = line.split()
+            table[Path(filename).stem] = (filename, digest)
+    if name not in table:
+        raise DataError(f"Unknown shipped checkpoint {name!r}. Shipped checkpoints: {', '.join(sorted(table))}.")
+    filename, digest = table[name]
+    return find_file(f"checkpoints/{filename}", digest)
+
+
 # ---------------------------------------------------------------- image datasets
 
 
@@ -196,7 +222,10 @@ def load_images(name: str, split: str = "train", *, limit: int | None = None, do
     info = dataset_info(name)
     if split not in info.splits:
         raise DataError(f"Dataset {name!r} has no split {split!r}. Its splits: {', '.join(info.splits)}.")
-    path = find_file(info.file, info.sha256, download=download)
+    if info.torchvision_name is not None:
+        path = _find_or_fetch_torchvision(info, download)
+    else:
+        path = find_file(info.file, info.sha256, download=download)
     images, labels = _read_split(path, split)
     if limit is not None:
         if limit <= 0:
@@ -223,6 +252,36 @@ def class_index(class_names: tuple[str, ...], name: str | int) -> int:
         if norm(candidate) == wanted or norm(candidate).startswith(wanted) and wanted:
             return i
     raise DataError(f"Unknown class {name!r}. Classes: {', '.join(class_names)}.")
+
+
+def _find_or_fetch_torchvision(info: DatasetInfo, download: bool) -> Path:
+    """A full dataset fetched through torchvision's loader into the user cache, converted once to the course layout."""
+    try:
+        return find_file(info.file)
+    except DataError:
+        if not download:
+            raise DataError(
+                f"{info.file!r} ({info.description}) is not in the cache {cache_dir()}. It is fetched online: call "
+                f"load_images(..., download=True) with torchvision installed (pip install torchvision). Offline, use "
+                "the shipped 'mnist' (10,000 digits) instead."
+            ) from None
+    try:
+        import torchvision.datasets as tv
+    except ImportError as err:
+        raise DataError(f"Fetching {info.file!r} needs torchvision: pip install torchvision.") from err
+    root = cache_dir() / "torchvision"
+    try:
+        parts = {split: getattr(tv, info.torchvision_name)(root, train=split == "train", download=True)
+                 for split in ("train", "test")}  # fmt: skip
+    except Exception as err:  # noqa: BLE001 - network errors come in many types
+        raise DataError(f"torchvision could not download {info.torchvision_name} ({err}). Are you online?") from err
+    target = cache_dir() / info.file
+    arrays = {}
+    for split, ds in parts.items():
+        arrays[f"{split}_images"] = ds.data.numpy().astype(np.uint8)  # (N, 28, 28)
+        arrays[f"{split}_labels"] = ds.targets.numpy().astype(np.uint8)  # (N,)
+    np.savez_compressed(target, **arrays)
+    return target
 
 
 def _read_split(path: Path, split: str) -> tuple[np.ndarray, np.ndarray]:

@@ -217,7 +217,7 @@ class GANTrainConfig:
         """Steps and batch size per profile; the WGAN losses get their papers' optimiser settings."""
         sizes = {
             "ci": dict(steps=30, batch_size=32, train_limit=2_000, checkpoint_every=10),
-            "cpu": dict(steps=3_000, batch_size=128, train_limit=None, checkpoint_every=500),
+            "cpu": dict(steps=2_000, batch_size=128, train_limit=None, checkpoint_every=500),
             "gpu": dict(steps=20_000, batch_size=256, train_limit=None, checkpoint_every=2_000),
         }
         if profile not in sizes:
@@ -423,6 +423,13 @@ def load_gan(path: str | Path, *, device: torch.device | str | None = None) -> L
     return LoadedGAN(generator.to(device).eval(), discriminator.to(device).eval(), config, ckpt["step"])
 
 
+def load_shipped_gan(name: str = "gan_fashion_mnist", *, device: torch.device | str | None = None) -> LoadedGAN:
+    """Load a pretrained GAN shipped with the course: ``"gan_fashion_mnist"`` or ``"cgan_fashion_mnist"``."""
+    from .data import shipped_checkpoint
+
+    return load_gan(shipped_checkpoint(name), device=device)
+
+
 @torch.no_grad()
 def generate(
     generator: nn.Module,
@@ -453,5 +460,5 @@ def with_steps(config: GANTrainConfig, steps: int) -> GANTrainConfig:
 
 __all__ = [
     "DivergenceError", "EMA", "GANRun", "GANTrainConfig", "LoadedGAN", "TrainResult", "export_gan", "gan_train_step",
-    "generate", "load_gan", "make_gan_optimizers", "train_gan", "with_steps",
+    "generate", "load_gan", "load_shipped_gan", "make_gan_optimizers", "train_gan", "with_steps",
 ]  # fmt: skip

@@ -42,16 +42,33 @@ def image_grid(images: torch.Tensor, *, nrow: int | None = None, padding: int = 
 
 
 def show_images(
-    images: torch.Tensor, *, nrow: int | None = None, title: str | None = None, ax=None, figsize_per_image=0.6
+    images: torch.Tensor,
+    *,
+    nrow: int | None = None,
+    title: str | None = None,
+    ax=None,
+    figsize_per_image=0.6,
+    row_labels: Sequence[str] | None = None,
 ):
-    """Show a batch of images as one grid with a single ``imshow``; returns the axes."""
-    grid = image_grid(images, nrow=nrow)
+    """Show a batch of images as one grid with a single ``imshow``; returns the axes.
+
+    ``row_labels`` names each row of the grid (e.g. the class drawn in that row).
+    """
+    padding = 2
+    grid = image_grid(images, nrow=nrow, padding=padding)
     if ax is None:
         n = nrow or math.ceil(math.sqrt(len(images)))
         rows = math.ceil(len(images) / n)
         _, ax = plt.subplots(figsize=(max(2.0, n * figsize_per_image), max(2.0, rows * figsize_per_image)))
     ax.imshow(grid, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
-    ax.set_axis_off()
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for side in ax.spines.values():
+        side.set_visible(False)
+    if row_labels is not None:
+        h = images.shape[-2] + padding
+        ax.set_yticks([padding + h * i + (h - padding) / 2 for i in range(len(row_labels))], list(row_labels))
+        ax.tick_params(length=0)
     if title:
         ax.set_title(title)
     return ax

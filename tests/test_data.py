@@ -166,3 +166,8 @@ def test_class_index_is_forgiving_and_strict():
         data.class_index(names, "hat")
     with pytest.raises(DataError, match="out of range"):
         data.class_index(names, 10)
+
+
+def test_full_mnist_offline_without_download_says_how(isolated_data):
+    with pytest.raises(DataError, match="download=True.*torchvision"):
+        data.load_images("mnist_full")

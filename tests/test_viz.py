@@ -46,3 +46,10 @@ def test_animation_has_one_frame_per_grid():
     assert "<script" in anim.to_jshtml()
     with pytest.raises(ValueError):
         viz.animate_grids([])
+
+
+def test_row_labels_name_each_row():
+    ax = viz.show_images(torch.zeros(6, 1, 28, 28), nrow=3, row_labels=["Bag", "Sneaker"])
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["Bag", "Sneaker"]
+    ticks = ax.get_yticks()
+    assert ticks[0] < 30 < ticks[1] < 60  # the middle of each 28-pixel row (2-pixel padding)
