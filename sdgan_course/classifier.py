@@ -296,7 +296,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"training the {key} classifier for {config.epochs} epochs on {args.device} -> {out}", flush=True)
     start = time.perf_counter()
     model, acc = train_classifier(
-        key, config=config, train_limit=args.limit, device=args.device, log=lambda s: print(s, flush=True)
+        key, config=config, train_limit=args.limit, test_limit=args.limit, device=args.device,
+        log=lambda s: print(s, flush=True),
     )
     seconds = time.perf_counter() - start
     sha = save_classifier(model, out, dataset=key, test_accuracy=acc, train=config)
@@ -304,6 +305,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.out is None or out.parent == default_out.parent:
         update_manifest(out.parent, key, file=out.name, sha256=sha, test_accuracy=acc, seconds=seconds)
         print(f"updated {out.parent / MANIFEST}")
+        from .metrics import ship_reference_statistics
+
+        print(f"wrote {ship_reference_statistics(key, out.parent, path=out)}")
     return 0
 
 
@@ -313,7 +317,7 @@ def add_train_parser(train_sub) -> None:
     p.add_argument("--dataset", default="fashion_mnist", help="fashion_mnist or mnist")
     p.add_argument("--epochs", type=int, default=TrainClassifierConfig.epochs)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--limit", type=int, default=None, help="use only this many training images (quick checks)")
+    p.add_argument("--limit", type=int, default=None, help="use only this many train and test images (quick checks)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--out", default=None, help="output file (default: data/classifiers/<dataset>_classifier.pt)")

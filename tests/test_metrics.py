@@ -303,3 +303,15 @@ def test_evaluate_command_prints_a_table_and_json(tmp_path, capsys):
     assert result["num_samples"] == 300 and 0.0 <= result["precision"] <= 1.0
     assert result["label_agreement"] > 0.9  # real digits: the classifier agrees with their labels
     assert result["precision"] > 0.8 and result["copy_fraction"] < 0.1  # held-out real data is neither bad nor a copy
+
+
+def test_classifier_two_sample_test_is_chance_for_one_distribution_and_high_for_two():
+    g = _gen(14)
+    a = torch.rand(200, 1, 28, 28, generator=g) * 2 - 1
+    b = torch.rand(200, 1, 28, 28, generator=g) * 2 - 1
+    same = metrics.classifier_two_sample_test(a, b, steps=40, width=4)
+    marked = b.clone()
+    marked[:, :, 10:18, 10:18] = 1.0  # every "fake" has a white square: easy to spot
+    easy = metrics.classifier_two_sample_test(a, marked, steps=40, width=4)
+    assert same.num_test == 120 and abs(same.accuracy - 0.5) < 4 * same.std_error
+    assert easy.accuracy > 0.9

@@ -65,7 +65,8 @@ def test_drs_gamma_quantile_and_give_up():
     assert (p > 0.5).double().mean().item() == pytest.approx(0.8, abs=0.03)
     with pytest.raises(RuntimeError, match="Lower gamma"):
         selection.discriminator_rejection_sampling(
-            toy_generator, toy_logit, 100, batch_size=100, burn_in=200, gamma=60.0, max_proposals=1000, generator=_gen(3)
+            toy_generator, toy_logit, 100, batch_size=100, burn_in=200, gamma=60.0, max_proposals=1000,
+            generator=_gen(3),
         )
 
 
