@@ -216,7 +216,7 @@ class GANTrainConfig:
     def preset(cls, profile: str, *, loss: str = "ns", **overrides) -> GANTrainConfig:
         """Steps and batch size per profile; the WGAN losses get their papers' optimiser settings."""
         sizes = {
-            "ci": dict(steps=30, batch_size=32, train_limit=2_000, checkpoint_every=10),
+            "ci": dict(steps=30, batch_size=32, train_limit=2_000, checkpoint_every=10, log_every=2),
             "cpu": dict(steps=2_000, batch_size=128, train_limit=None, checkpoint_every=500),
             "gpu": dict(steps=20_000, batch_size=256, train_limit=None, checkpoint_every=2_000),
         }

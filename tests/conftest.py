@@ -3,8 +3,8 @@ import torch
 
 
 @pytest.fixture(autouse=True)
-def _small_threads():
-    """Tests are tiny: one thread avoids oversubscribing the 2 CI cores when pytest-xdist runs two workers."""
+def _one_thread():
+    """One thread per test (see the root conftest.py: two xdist workers share two cores)."""
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
