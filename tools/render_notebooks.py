@@ -29,8 +29,10 @@ from sdgan_course.notebook_rules import code_hash  # noqa: E402
 def render(path: Path, profile: str, timeout: int) -> float:
     nb = nbformat.read(path, as_version=4)
     os.environ["SDGAN_PROFILE"] = profile
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # small models: one thread is fastest and never oversubscribes
     start = time.perf_counter()
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    resources = {"metadata": {"path": str(path.parent)}}
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources=resources).execute()
     seconds = time.perf_counter() - start
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
