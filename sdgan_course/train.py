@@ -119,8 +119,7 @@ def gan_train_step(
             loss_d = loss_d + 0.5 * r1_weight * r1
             stats["r1"] = r1.item()
         opt_d.zero_grad(set_to_none=True)
-        _backward_and_step(loss_d, opt_d, scaler)
-        stats["grad_norm_d"] = _grad_norm(discriminator) / (scaler.get_scale() if _scaling(scaler) else 1.0)
+        stats["grad_norm_d"] = _backward_and_step(loss_d, opt_d, discriminator, scaler)
         if loss == "wgan":
             clip_weights_(discriminator, clip_value)
 
@@ -128,10 +127,7 @@ def gan_train_step(
     with autocast(device, use_amp):
         loss_g = generator_loss(loss, _call(discriminator, fake, labels))  # gradients flow through D into G
     opt_g.zero_grad(set_to_none=True)
-    _backward_and_step(loss_g, opt_g, scaler)  # D's parameters get gradients too, but only opt_g steps
-    stats["grad_norm_g"] = _grad_norm(generator) / (scaler.get_scale() if _scaling(scaler) else 1.0)
-    if scaler is not None:
-        scaler.update()
+    stats["grad_norm_g"] = _backward_and_step(loss_g, opt_g, generator, scaler)  # D gets gradients, only G steps
 
     squash = torch.sigmoid if loss in ("minimax", "ns") else (lambda t: t)
     stats.update(
@@ -143,17 +139,19 @@ def gan_train_step(
     return stats
 
 
-def _scaling(scaler) -> bool:
-    return scaler is not None and scaler.is_enabled()
-
-
-def _backward_and_step(loss: torch.Tensor, opt: torch.optim.Optimizer, scaler) -> None:
-    if _scaling(scaler):
-        scaler.scale(loss).backward()
-        scaler.step(opt)
-    else:
+def _backward_and_step(loss: torch.Tensor, opt: torch.optim.Optimizer, model: nn.Module, scaler) -> float:
+    """Backward, step, and return the model's gradient norm (unscaled when fp16 loss scaling is on)."""
+    if scaler is None or not scaler.is_enabled():
         loss.backward()
+        norm = _grad_norm(model)
         opt.step()
+        return norm
+    scaler.scale(loss).backward()
+    scaler.unscale_(opt)
+    norm = _grad_norm(model)
+    scaler.step(opt)  # skipped by the scaler if the gradients overflowed
+    scaler.update()
+    return norm
 
 
 # ---------------------------------------------------------------- EMA
