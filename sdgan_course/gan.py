@@ -525,6 +525,8 @@ class GANConfig:
 
     ``arch`` is ``"dcgan"`` or ``"mlp"``. ``base_channels``, ``d_norm`` apply to DCGAN; ``g_hidden``/``d_hidden`` to
     the MLP pair; ``spectral_norm`` to both discriminators. ``num_classes`` > 0 makes both class-conditional.
+    Use ``d_norm="none"`` with WGAN-GP, R1 or spectral norm: batch norm mixes the samples of a batch, and those
+    regularisers assume each logit depends on its own sample only.
     """
 
     arch: str = "dcgan"

@@ -594,8 +594,9 @@ class: p(x | y) instead of p(x).
   D(x, y) = ψ(φ(x)) + ⟨e(y), φ(x)⟩
 
   φ(x) are the features, ψ the unconditional read-out, e(y) a label embedding. The label enters through an inner
-  product with the features instead of being glued to the input; the paper shows this is the form the optimal
-  discriminator takes when p(y | x) is log-linear in the features, and it trained markedly better than concatenation.
+  product with the features instead of being glued to the input. The paper derives this form from the optimal
+  discriminator when p(y | x) is a softmax (log-linear) model of the features, and in its experiments it gave
+  better images than concatenation.
 """)
 
 code(r"""
