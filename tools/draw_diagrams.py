@@ -9,10 +9,11 @@ Mermaid text produced here and that the PNGs exist.
     python tools/draw_diagrams.py --out /tmp/figs # elsewhere
     python tools/draw_diagrams.py --mermaid       # print the Mermaid text instead
 
-Facts drawn (Stable Diffusion v1): Rombach et al. 2022, arXiv:2112.10752 (latent diffusion; autoencoder with downsampling
-factor 8 and 4 latent channels; U-Net with cross-attention), the CompVis model card (860M-parameter U-Net, frozen CLIP
-ViT-L/14 text encoder of 123M parameters, 77 tokens x 768), Ho and Salimans 2022, arXiv:2207.12598 (classifier-free
-guidance), Song et al. 2020, arXiv:2010.02502 (DDIM). GAN loop: Goodfellow et al. 2014, arXiv:1406.2661 (Algorithm 1).
+Facts drawn (Stable Diffusion v1): Rombach et al. 2022, arXiv:2112.10752 (latent diffusion, an autoencoder with
+downsampling factor 8 and 4 latent channels, a U-Net with cross-attention), the CompVis model card (860M-parameter
+U-Net, frozen CLIP ViT-L/14 text encoder of 123M parameters, 77 tokens x 768), Ho and Salimans 2022, arXiv:2207.12598
+(classifier-free guidance), Song et al. 2020, arXiv:2010.02502 (DDIM). GAN loop: Goodfellow et al. 2014,
+arXiv:1406.2661 (Algorithm 1).
 """
 
 from __future__ import annotations
@@ -122,7 +123,14 @@ SD_PIPELINE = Diagram(
         Edge("noise", "unet", "z_T", label_xy=(4.9, 4.4)),
         Edge("unet", "cfg", "ε_c and ε_∅", label_xy=(12.0, 4.45)),
         Edge("cfg", "step", "guided ε", label_xy=(12.9, 2.55)),
-        Edge("step", "unet", "repeat for t = T, ..., 1\n(about 20 to 50 steps)", dashed=True, rad=0.5, label_xy=(5.9, 2.6)),
+        Edge(
+            "step",
+            "unet",
+            "repeat for t = T, ..., 1\n(about 20 to 50 steps)",
+            dashed=True,
+            rad=0.5,
+            label_xy=(5.9, 2.6),
+        ),
         Edge("step", "decoder", "z_0"),
         Edge("decoder", "image"),
     ),
@@ -160,11 +168,22 @@ GAN_LOOP = Diagram(
         Edge("g2", "d2"),
         Edge("d2", "lossg"),
         Edge("lossg", "optg", "backward()", label_xy=(12.9, 2.2)),
-        Edge("optg", "real", "next iteration", dashed=True, via=((14.9, 1.4), (14.9, 9.6), (1.9, 9.6)),
-             label_xy=(8.2, 9.6)),  # fmt: skip
+        Edge(
+            "optg",
+            "real",
+            "next iteration",
+            dashed=True,
+            via=((14.9, 1.4), (14.9, 9.6), (1.9, 9.6)),
+            label_xy=(8.2, 9.6),
+        ),
     ),
     groups=(
-        Group("dstep", "1. Discriminator step", ("real", "z1", "g1", "detach", "d1", "lossd", "optd"), (0.2, -0.2, 7.4, 9.1)),
+        Group(
+            "dstep",
+            "1. Discriminator step",
+            ("real", "z1", "g1", "detach", "d1", "lossd", "optd"),
+            (0.2, -0.2, 7.4, 9.1),
+        ),
         Group("gstep", "2. Generator step", ("z2", "g2", "d2", "lossg", "optg"), (9.0, 0.6, 14.3, 9.1)),
     ),
     figsize=(11.0, 7.6),
@@ -240,10 +259,21 @@ def draw(diagram: Diagram):
 
     for group in diagram.groups:
         gx0, gy0, gx1, gy1 = group.box
-        ax.add_patch(Rectangle((gx0, gy0), gx1 - gx0, gy1 - gy0, facecolor="#f8fafc", edgecolor="#94a3b8", lw=1.2,
-                               linestyle="--", zorder=0))  # fmt: skip
-        ax.text(gx0 + 0.15, gy1 - 0.12, group.title, ha="left", va="top", fontsize=11, fontweight="bold",
-                color="#334155")  # fmt: skip
+        ax.add_patch(
+            Rectangle(
+                (gx0, gy0),
+                gx1 - gx0,
+                gy1 - gy0,
+                facecolor="#f8fafc",
+                edgecolor="#94a3b8",
+                lw=1.2,
+                linestyle="--",
+                zorder=0,
+            )
+        )
+        ax.text(
+            gx0 + 0.15, gy1 - 0.12, group.title, ha="left", va="top", fontsize=11, fontweight="bold", color="#334155"
+        )
 
     boxes = {}
     for node in diagram.nodes:
@@ -251,8 +281,16 @@ def draw(diagram: Diagram):
             raise ValueError(f"Node {node.id!r} has unknown kind {node.kind!r}; use one of {sorted(STYLES)}.")
         fill, stroke = STYLES[node.kind]
         (cx, cy), (w, h) = node.xy, node.size
-        box = FancyBboxPatch((cx - w / 2, cy - h / 2), w, h, boxstyle="round,pad=0.02,rounding_size=0.15",
-                             facecolor=fill, edgecolor=stroke, lw=1.6, zorder=2)  # fmt: skip
+        box = FancyBboxPatch(
+            (cx - w / 2, cy - h / 2),
+            w,
+            h,
+            boxstyle="round,pad=0.02,rounding_size=0.15",
+            facecolor=fill,
+            edgecolor=stroke,
+            lw=1.6,
+            zorder=2,
+        )
         ax.add_patch(box)
         ax.text(cx, cy, node.label, ha="center", va="center", fontsize=9, zorder=3, linespacing=1.35)
         boxes[node.id] = box
@@ -263,8 +301,14 @@ def draw(diagram: Diagram):
         for end in (edge.src, edge.dst):
             if end not in boxes:
                 raise ValueError(f"Edge {edge.src!r} -> {edge.dst!r} names an unknown node {end!r}.")
-        style = dict(arrowstyle="-|>", mutation_scale=16, lw=1.5, color="#334155", zorder=1,
-                     linestyle="--" if edge.dashed else "-")  # fmt: skip
+        style = dict(
+            arrowstyle="-|>",
+            mutation_scale=16,
+            lw=1.5,
+            color="#334155",
+            zorder=1,
+            linestyle="--" if edge.dashed else "-",
+        )
         if edge.via:
             src, dst = sizes[edge.src], sizes[edge.dst]
             points = [_boundary(*src, edge.via[0]), *edge.via, _boundary(*dst, edge.via[-1])]
@@ -272,9 +316,13 @@ def draw(diagram: Diagram):
             arrow = FancyArrowPatch(path=path, **style)
         else:
             arrow = FancyArrowPatch(
-                centres[edge.src], centres[edge.dst], patchA=boxes[edge.src], patchB=boxes[edge.dst],
-                connectionstyle=f"arc3,rad={edge.rad}", **style,
-            )  # fmt: skip
+                centres[edge.src],
+                centres[edge.dst],
+                patchA=boxes[edge.src],
+                patchB=boxes[edge.dst],
+                connectionstyle=f"arc3,rad={edge.rad}",
+                **style,
+            )
         ax.add_patch(arrow)
         if edge.label:
             if edge.label_xy is not None:
@@ -282,8 +330,18 @@ def draw(diagram: Diagram):
             else:
                 (ax_, ay_), (bx_, by_) = centres[edge.src], centres[edge.dst]
                 lx, ly = (ax_ + bx_) / 2, (ay_ + by_) / 2
-            ax.text(lx, ly, edge.label, ha="center", va="center", fontsize=8.5, style="italic", color="#334155",
-                    zorder=4, bbox=dict(boxstyle="round,pad=0.2", facecolor="white", edgecolor="none", alpha=0.9))  # fmt: skip
+            ax.text(
+                lx,
+                ly,
+                edge.label,
+                ha="center",
+                va="center",
+                fontsize=8.5,
+                style="italic",
+                color="#334155",
+                zorder=4,
+                bbox=dict(boxstyle="round,pad=0.2", facecolor="white", edgecolor="none", alpha=0.9),
+            )
     fig.tight_layout()
     return fig
 
