@@ -57,11 +57,11 @@ def _call(model: nn.Module, x: torch.Tensor, labels: torch.Tensor | None) -> tor
     return model(x) if labels is None else model(x, labels)
 
 
-def _grad_norm(model: nn.Module) -> float:
+def _grad_norm(model: nn.Module) -> torch.Tensor:
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     if not grads:
-        return 0.0
-    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads])).item()
+        return torch.zeros(())
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads]))
 
 
 def gan_train_step(
@@ -98,7 +98,7 @@ def gan_train_step(
         raise ValueError(f"Unknown GAN loss {loss!r}. Valid losses: {', '.join(GAN_LOSSES)}.")
     device, b = real.device, real.shape[0]
     use_amp = amp and amp_dtype(device) is not None
-    stats: dict[str, float] = {}
+    stats: dict[str, torch.Tensor] = {}
 
     # ---- 1. discriminator: real vs detached fake ----
     for i in range(n_critic):
@@ -113,11 +113,11 @@ def gan_train_step(
         if loss == "wgan-gp":
             gp = gradient_penalty(discriminator, real, fake.float(), labels=labels, generator=noise_generator)
             loss_d = loss_d + gp_weight * gp
-            stats["gp"] = gp.item()
+            stats["gp"] = gp.detach()
         if r1_weight > 0:
             r1 = r1_penalty(discriminator, real, labels=labels)
             loss_d = loss_d + 0.5 * r1_weight * r1
-            stats["r1"] = r1.item()
+            stats["r1"] = r1.detach()
         opt_d.zero_grad(set_to_none=True)
         stats["grad_norm_d"] = _backward_and_step(loss_d, opt_d, discriminator, scaler)
         if loss == "wgan":
@@ -131,15 +131,16 @@ def gan_train_step(
 
     squash = torch.sigmoid if loss in ("minimax", "ns") else (lambda t: t)
     stats.update(
-        loss_d=loss_d.item(),
-        loss_g=loss_g.item(),
-        d_real=squash(real_logits.detach().float()).mean().item(),
-        d_fake=squash(fake_logits.detach().float()).mean().item(),
+        loss_d=loss_d.detach(),
+        loss_g=loss_g.detach(),
+        d_real=squash(real_logits.detach().float()).mean(),
+        d_fake=squash(fake_logits.detach().float()).mean(),
     )
-    return stats
+    values = torch.stack([v.float().to(device) for v in stats.values()]).tolist()  # one device sync, not eight
+    return dict(zip(stats, values))
 
 
-def _backward_and_step(loss: torch.Tensor, opt: torch.optim.Optimizer, model: nn.Module, scaler) -> float:
+def _backward_and_step(loss: torch.Tensor, opt: torch.optim.Optimizer, model: nn.Module, scaler) -> torch.Tensor:
     """Backward, step, and return the model's gradient norm (unscaled when fp16 loss scaling is on)."""
     if scaler is None or not scaler.is_enabled():
         loss.backward()
