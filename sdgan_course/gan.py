@@ -34,6 +34,7 @@ from typing import NamedTuple
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
@@ -42,6 +43,7 @@ from .config import PROFILES
 ARCHS = ("dcgan", "mlp")
 IMAGE_SIZES = (28, 32, 64)
 D_NORMS = ("batch", "none")
+D_CONDITIONINGS = ("projection", "concat")
 
 # image size -> (size of the first feature map, number of stride-2 up/down samplings)
 _LAYOUT = {28: (7, 2), 32: (4, 3), 64: (4, 4)}
@@ -427,14 +429,18 @@ class DCGANDiscriminator(nn.Module):
         norm: str = "batch",
         spectral_norm: bool = False,
         patch: bool = False,
+        conditioning: str = "projection",
     ):
         super().__init__()
         end, num_down = _check_image_size(image_size)
         if norm not in D_NORMS:
             raise ValueError(f"norm={norm!r} is not known. Valid values: {', '.join(map(repr, D_NORMS))}.")
+        if conditioning not in D_CONDITIONINGS:
+            raise ValueError(f"conditioning={conditioning!r} is not known. Valid values: {', '.join(D_CONDITIONINGS)}.")
         self.image_size, self.channels, self.num_classes, self.patch = image_size, channels, num_classes, patch
+        self.conditioning = conditioning if num_classes > 0 else None
         layers: list[nn.Module] = []
-        width_in, width = channels, base_channels
+        width_in, width = channels + (num_classes if self.conditioning == "concat" else 0), base_channels
         for i in range(num_down):
             layers.append(
                 _maybe_sn(nn.Conv2d(width_in, width, 4, stride=2, padding=1, bias=norm == "none"), spectral_norm)
@@ -452,7 +458,7 @@ class DCGANDiscriminator(nn.Module):
         else:
             embed_dim = width_in * end * end
             self.head = _maybe_sn(nn.Linear(embed_dim, 1), spectral_norm)
-        self.embedding = nn.Embedding(num_classes, embed_dim) if num_classes > 0 else None
+        self.embedding = nn.Embedding(num_classes, embed_dim) if self.conditioning == "projection" else None
         if self.embedding is not None:
             nn.init.normal_(self.embedding.weight, 0.0, 1.0 / math.sqrt(embed_dim))
 
@@ -461,6 +467,9 @@ class DCGANDiscriminator(nn.Module):
         if tuple(x.shape[1:]) != expected:
             raise ValueError(f"DCGANDiscriminator expects images (B, {expected}), got {tuple(x.shape)}.")
         _check_labels(labels, self.num_classes, x.shape[0], "DCGANDiscriminator")
+        if self.conditioning == "concat":  # one-hot label maps as extra input channels (Mirza and Osindero 2014)
+            maps = F.one_hot(labels, self.num_classes).to(x.dtype)[:, :, None, None]  # (B, K, 1, 1)
+            x = torch.cat([x, maps.expand(-1, -1, *x.shape[2:])], dim=1)  # (B, C+K, H, W)
         h = self.features(x)  # (B, F, h, w)
         if self.patch:
             logits = self.head(h)  # (B, 1, h, w)
@@ -537,6 +546,7 @@ class GANConfig:
     num_classes: int = 0
     d_norm: str = "batch"
     spectral_norm: bool = False
+    d_conditioning: str = "projection"
     g_hidden: tuple[int, ...] = (128, 256, 512, 1024)
     d_hidden: tuple[int, ...] = (512, 256)
 
@@ -600,5 +610,6 @@ def build_gan(config: GANConfig) -> GANPair:
                            channels=config.channels, num_classes=config.num_classes)  # fmt: skip
         d = DCGANDiscriminator(base_channels=config.base_channels, image_size=config.image_size,
                                channels=config.channels, num_classes=config.num_classes, norm=config.d_norm,
+                               conditioning=config.d_conditioning,
                                spectral_norm=config.spectral_norm)  # fmt: skip
     return GANPair(init_dcgan_weights(g), init_dcgan_weights(d))

@@ -27,6 +27,8 @@ def add_commands(sub, train) -> None:
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--base-channels", type=int, default=None, help="DCGAN width (default: the profile's)")
     p.add_argument("--spectral-norm", action="store_true", help="spectral normalisation in the discriminator")
+    p.add_argument("--d-conditioning", choices=("projection", "concat"), default=None,
+                   help="how a conditional discriminator sees the label (default: the config's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("runs/gan"), help="output folder")
     p.add_argument("--export", type=Path, default=None, help="also write a small sampling-only checkpoint here")
@@ -75,6 +77,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             changes["base_channels"] = args.base_channels
         if args.spectral_norm:
             changes["spectral_norm"] = True
+        if args.d_conditioning:
+            changes["d_conditioning"] = args.d_conditioning
         if args.loss in ("wgan-gp",) or args.spectral_norm:
             changes["d_norm"] = "none"  # per-sample penalties and spectral norm do not mix with batch norm
         if changes:

@@ -373,3 +373,15 @@ def test_mlp_generator_shape_walk_ends_in_unflatten():
     rows = layer_shapes(MLPGenerator(), torch.randn(2, 100))
     assert [r.shape[1] for r in rows if r.kind == "Linear"] == [128, 256, 512, 1024, 784]
     assert rows[-1].kind == "Unflatten" and rows[-1].shape == (2, 1, 28, 28)
+
+
+def test_concat_conditioning_feeds_one_hot_label_maps():
+    d = DCGANDiscriminator(base_channels=8, num_classes=10, conditioning="concat").eval()
+    assert d.features[0].in_channels == 1 + 10 and d.embedding is None
+    x = torch.randn(4, 1, 28, 28)
+    a, b = d(x, torch.tensor([0, 1, 2, 3])), d(x, torch.tensor([3, 2, 1, 0]))
+    assert a.shape == (4,) and not torch.allclose(a, b)
+    with pytest.raises(ValueError, match="projection, concat"):
+        DCGANDiscriminator(num_classes=10, conditioning="film")
+    cfg = GANConfig.preset("ci", conditional=True).replace(d_conditioning="concat")
+    assert build_gan(cfg).discriminator.conditioning == "concat"
