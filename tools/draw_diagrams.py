@@ -34,6 +34,14 @@ STYLES = {
     "loss": ("#fee2e2", "#b91c1c"),  # losses and optimiser steps
     "output": ("#dcfce7", "#15803d"),  # results
 }
+KIND_NAMES = {
+    "data": "input",
+    "model": "trained network",
+    "frozen": "pretrained network, kept frozen",
+    "op": "operation without parameters",
+    "loss": "loss or optimiser step",
+    "output": "output",
+}
 
 
 class Node(NamedTuple):
@@ -247,7 +255,7 @@ def _boundary(centre, size, towards):
 def draw(diagram: Diagram):
     """Draw the diagram with matplotlib boxes and arrows; returns the Figure."""
     import matplotlib.pyplot as plt
-    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch, Rectangle
     from matplotlib.path import Path
 
     fig, ax = plt.subplots(figsize=diagram.figsize)
@@ -342,7 +350,10 @@ def draw(diagram: Diagram):
                 zorder=4,
                 bbox=dict(boxstyle="round,pad=0.2", facecolor="white", edgecolor="none", alpha=0.9),
             )
-    fig.tight_layout()
+    kinds = [k for k in STYLES if any(n.kind == k for n in diagram.nodes)]
+    handles = [Patch(facecolor=STYLES[k][0], edgecolor=STYLES[k][1], label=KIND_NAMES[k]) for k in kinds]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8.5, frameon=False)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     return fig
 
 

@@ -244,10 +244,11 @@ Rombach et al. 2022, arXiv:2112.10752) is a **latent diffusion model**. Here is 
 
 """
     + diagram(SD_PIPELINE, "Stable Diffusion v1 pipeline: prompt, CLIP text encoder, U-Net denoiser in latent space "
-              "with cross-attention and classifier-free guidance, VAE decoder, 512 x 512 image")  # fmt: skip
+              "with cross-attention and classifier-free guidance, VAE decoder, 512 x 512 image")
     + r"""
 
-Piece by piece:
+In the picture, indigo boxes are pretrained networks that stay frozen, the blue one is the network the diffusion
+stage trains, and amber boxes have no learned parameters. Piece by piece:
 
 1. **Tokenizer.** The prompt is split into byte-pair-encoded tokens and padded (or truncated) to **77 tokens**, the
    context length of CLIP's text transformer.
@@ -298,9 +299,11 @@ positions_ratio = IMAGE_SIZE**2 // (IMAGE_SIZE // FACTOR) ** 2
 assert positions_ratio == 64
 
 print(f"image  : 3 x {IMAGE_SIZE} x {IMAGE_SIZE} = {image_numbers:,} numbers")
-print(f"latent : {' x '.join(map(str, latent_shape))} = {latent_numbers:,} numbers ({image_numbers // latent_numbers}x fewer)")
+print(f"latent : {' x '.join(map(str, latent_shape))} = {latent_numbers:,} numbers "
+      f"({image_numbers // latent_numbers}x fewer)")
 print(f"text   : {TOKENS} tokens x {TOKEN_DIM} = {TOKENS * TOKEN_DIM:,} numbers, attended to by the U-Net")
-print(f"spatial positions: {positions_ratio}x fewer, so self-attention over positions is {positions_ratio**2:,}x cheaper")
+print(f"spatial positions: {positions_ratio}x fewer; attention over them, whose cost grows with the square of "
+      f"their number, {positions_ratio**2:,}x cheaper")
 print(f"U-Net evaluations for one image: {STEPS} steps x 2 (guidance) = {2 * STEPS}; a GAN needs 1 generator pass")
 ''')
 
@@ -313,7 +316,7 @@ with one discriminator step per generator step, as in their experiments):
 
 """
     + diagram(GAN_LOOP, "GAN training loop: discriminator step on real and detached fake data with opt_D, then "
-              "generator step through D with opt_G")  # fmt: skip
+              "generator step through D with opt_G")
     + r"""
 
 1. **Discriminator step.** Generate fakes, and show $D$ a real batch (target "real") and the fakes (target "fake").
@@ -344,7 +347,7 @@ def snapshot(model):
 
 
 def changed(before, model):
-    return any(not torch.equal(b, p) for b, p in zip(before, model.parameters()))
+    return any(not torch.equal(b, p) for b, p in zip(before, model.parameters(), strict=True))
 
 
 g_before, d_before = snapshot(G), snapshot(D)
@@ -373,8 +376,8 @@ print(f"one iteration: loss_D = {loss_d.item():.4f}, loss_G = {loss_g.item():.4f
 # ---- the library's step, from the same start, the same batch and the same noise, lands on the same parameters
 opt_g_lib, opt_d_lib = make_gan_optimizers(G_lib, D_lib)
 stats = gan_train_step(G_lib, D_lib, opt_g_lib, opt_d_lib, real, loss="ns", z_dim=Z_DIM,
-                       noise_generator=torch.Generator().manual_seed(1))  # fmt: skip
-for mine, lib in zip([*G.parameters(), *D.parameters()], [*G_lib.parameters(), *D_lib.parameters()]):
+                       noise_generator=torch.Generator().manual_seed(1))
+for mine, lib in zip([*G.parameters(), *D.parameters()], [*G_lib.parameters(), *D_lib.parameters()], strict=True):
     assert torch.allclose(mine, lib, atol=1e-6)
 assert abs(stats["loss_d"] - loss_d.item()) < 1e-5 and abs(stats["loss_g"] - loss_g.item()) < 1e-5
 print(f"gan_train_step gives the same parameters; its stats: { {k: round(v, 4) for k, v in stats.items()} }")
@@ -502,7 +505,7 @@ except RuntimeError as err:
 # On logits, the library's discriminator loss is exactly BCE(sigmoid(a), target), computed stably.
 real_logits, fake_logits = a, a.flip(0)
 bce = F.binary_cross_entropy(torch.sigmoid(real_logits), torch.ones(9)) + F.binary_cross_entropy(
-    torch.sigmoid(fake_logits), torch.zeros(9))  # fmt: skip
+    torch.sigmoid(fake_logits), torch.zeros(9))
 assert torch.allclose(discriminator_loss("ns", real_logits, fake_logits), bce, atol=1e-6)
 
 fig, ax = plt.subplots(figsize=(5, 3))
@@ -561,18 +564,18 @@ z = sample_noise(BATCH, Z_DIM, generator=GEN)  # (B, Z)
 real_logits, fake_logits = D(real), D(G(z))  # (B,), (B,)
 loss_d_all = discriminator_loss("minimax", real_logits, fake_logits)  # what a single optimiser would minimise
 grad_from_d_loss = torch.cat([g.flatten() for g in torch.autograd.grad(loss_d_all, list(G.parameters()),
-                                                                       retain_graph=True)])  # fmt: skip
+                                                                       retain_graph=True)])
 grad_from_g_loss = torch.cat([g.flatten() for g in torch.autograd.grad(generator_loss("minimax", fake_logits),
-                                                                       list(G.parameters()))])  # fmt: skip
+                                                                       list(G.parameters()))])
 cosine = F.cosine_similarity(grad_from_d_loss, grad_from_g_loss, dim=0).item()
 assert torch.allclose(grad_from_d_loss, -grad_from_g_loss, atol=1e-6)
 print(f"cosine between the D loss's gradient and the G loss's gradient, w.r.t. G's parameters: {cosine:+.4f}")
 ''')
 
 md(r"""
-### 6.7 "DCGAN is by Goodfellow; arXiv:1701.07875 is *Improved Techniques for Training GANs*."
+### 6.7 "DCGAN is a 2014 paper, and *Improved Techniques for Training GANs* is arXiv:1701.07875 (2017)."
 
-**Correction.** Three papers are often mixed up:
+**Correction.** Reading lists often get the years and arXiv numbers of three landmark papers wrong. The right ones:
 
 | paper | authors | year | arXiv |
 |---|---|---|---|
@@ -580,13 +583,16 @@ md(r"""
 | *Improved Techniques for Training GANs* (feature matching, minibatch discrimination, Inception score, ...) | Salimans, Goodfellow, Zaremba, Cheung, Radford, Chen | 2016 | 1606.03498 |
 | *Wasserstein GAN* | Arjovsky, Chintala, Bottou | 2017 | 1701.07875 |
 
+arXiv:1701.07875 is *Wasserstein GAN*, which notebook 04 implements; DCGAN appeared in November 2015.
+
 **Sources.** The arXiv pages themselves: arXiv:1511.06434, arXiv:1606.03498, arXiv:1701.07875.
 
-### 6.8 "DALL-E is a GAN" and "NeRF generates images like a GAN."
+### 6.8 "DALL-E generates images by aligning text and images with CLIP; NeRF is an image generator that produces view-independent images."
 
-**Correction.** DALL-E (2021) pairs a **discrete VAE** with an **autoregressive transformer** and reranks its samples
-with **CLIP**. NeRF renders **novel views of one scene** by volume rendering a learned, view-dependent radiance field;
-it is fitted per scene and does not generate new scenes. Details in section 5.
+**Correction.** DALL-E (2021) pairs a **discrete VAE** with an **autoregressive transformer**, which generates the
+image tokens; CLIP does not generate anything — it only **reranks** the samples. NeRF renders **novel views of one
+scene** by volume rendering a learned radiance field whose colour is **view-dependent** (that is how it reproduces
+reflections and highlights); it is fitted per scene and does not invent new scenes. Details in section 5.
 
 **Sources.** Ramesh et al. 2021, arXiv:2102.12092; Radford et al. 2021, arXiv:2103.00020; Mildenhall et al. 2020,
 arXiv:2003.08934.
