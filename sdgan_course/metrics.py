@@ -313,7 +313,7 @@ class ClassCoverage(NamedTuple):
     entropy: float  # nats; log K = perfectly even
     normalised_entropy: float  # entropy / log K, in [0, 1]
     classes_covered: int  # classes that receive at least half their fair share 1/(2K)
-    label_agreement: float | None  # with intended labels: fraction where the classifier agrees
+    label_agreement: float | None  # with intended labels (>= 0): fraction where the classifier agrees
 
 
 def class_coverage(probs, *, labels=None) -> ClassCoverage:
@@ -332,7 +332,9 @@ def class_coverage(probs, *, labels=None) -> ClassCoverage:
         labels = torch.as_tensor(labels).long().flatten()
         if len(labels) != len(pred):
             raise MetricInputError(f"{len(labels)} labels for {len(pred)} samples.")
-        agreement = float((labels == pred).double().mean())
+        known = labels >= 0  # -1 marks "no requested label" (samples of an unconditional model)
+        if known.any():
+            agreement = float((labels[known] == pred[known]).double().mean())
     return ClassCoverage(hist.float(), entropy, entropy / math.log(k), int((hist >= 0.5 / k).sum()), agreement)
 
 
@@ -784,7 +786,8 @@ def format_table(results: dict[str, dict], *, keys=None) -> str:
 
 
 def load_samples(path: str | Path) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Read SAMPLES.npz: ``images`` uint8 (N, 28, 28) and optionally ``labels`` (N,). Returns model-range images."""
+    """Read SAMPLES.npz: ``images`` uint8 (N, 28, 28) and optionally ``labels`` (N,), where -1 means "no label".
+    Returns model-range images and the labels (``None`` when absent or all -1)."""
     path = Path(path)
     if not path.is_file():
         raise MetricInputError(f"Samples file {path} does not exist.")
@@ -798,11 +801,15 @@ def load_samples(path: str | Path) -> tuple[torch.Tensor, torch.Tensor | None]:
     x = as_images(images)
     if labels is not None and len(labels) != len(x):
         raise MetricInputError(f"{path}: {len(labels)} labels for {len(x)} images.")
+    if labels is not None and (labels < 0).all():
+        labels = None
     return x, (torch.as_tensor(labels).long() if labels is not None else None)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """``python -m sdgan_course evaluate SAMPLES.npz --dataset fashion_mnist``: all metrics, as a table and JSON."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
     images, labels = load_samples(args.samples)
     classifier = load_classifier(args.dataset, device=args.device)
     reference = reference_statistics(classifier.dataset, args.reference, classifier=classifier, verbose=True)
@@ -835,6 +842,8 @@ def add_evaluate_parser(sub) -> None:
     p.add_argument("--reference", default="train", help="real split to compare with (default: train)")
     p.add_argument("--nn-train", type=int, default=10000, help="training images for the memorisation check (0: all)")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default; 1 is fastest on a "
+                   "busy machine)")  # fmt: skip
     p.add_argument("--inception", action="store_true", help="also compute the standard Inception FID (pytorch-fid)")
     p.add_argument("--json", default=None, help="also write the JSON to this file")
     p.add_argument("--compact", action="store_true", help="print the JSON on one line")

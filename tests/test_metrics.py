@@ -148,6 +148,10 @@ def test_class_coverage_histogram_entropy_and_agreement():
     c = metrics.class_coverage(probs, labels=torch.tensor([0, 0, 1, 1, 2, 2, 3, 0]))
     assert c.histogram.tolist() == [0.25] * 4 and c.normalised_entropy == pytest.approx(1.0)
     assert c.classes_covered == 4 and c.label_agreement == pytest.approx(7 / 8)
+    unlabelled = metrics.class_coverage(probs, labels=torch.full((8,), -1))  # -1: an unconditional model's samples
+    assert unlabelled.label_agreement is None
+    partly = metrics.class_coverage(probs, labels=torch.tensor([0, -1, 1, 0, -1, -1, -1, -1]))
+    assert partly.label_agreement == pytest.approx(2 / 3)
     two = metrics.class_coverage(torch.eye(4)[torch.tensor([0, 1, 0, 1])])
     assert two.entropy == pytest.approx(math.log(2)) and two.classes_covered == 2 and two.label_agreement is None
 
