@@ -209,8 +209,9 @@ code(r'''
 NS = {"ci": [50, 100, 200, 400], "cpu": [50, 100, 200, 500, 1000, 2000, 5000],
       "gpu": [50, 100, 200, 500, 1000, 2000, 5000, 10000]}[PROFILE]
 REPEATS = {"ci": 3, "cpu": 5, "gpu": 5}[PROFILE]
-pool = metrics.extract_features(load_images("fashion_mnist", "test", limit=max(NS)).images, CLF).features
-blur_pool = metrics.extract_features(blur(load_images("fashion_mnist", "test", limit=max(NS)).images), CLF).features
+pool_images = load_images("fashion_mnist", "test", limit=max(NS)).images
+pool = metrics.extract_features(pool_images, CLF).features
+blur_pool = metrics.extract_features(blur(pool_images), CLF).features
 curves = {"real test": ([], [], []), "blurry": ([], [], [])}
 for name, feats in (("real test", pool), ("blurry", blur_pool)):
     for n in NS:
@@ -227,17 +228,21 @@ for name, feats in (("real test", pool), ("blurry", blur_pool)):
 fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=(14, 3.6))
 for name, (fm, fs, km) in curves.items():
     a1.errorbar(NS, fm, yerr=fs, marker="o", capsize=3, label=name)
-    a2.plot(1 / np.array(NS), fm, "o-", label=name)
     a3.plot(NS, km, "o-", label=name)
     slope, intercept = np.polyfit(1 / np.array(NS), fm, 1)  # FID(N) ~ FID_inf + slope / N
-    a2.plot([0, 1 / min(NS)], [intercept, intercept + slope / min(NS)], "k:", lw=1)
     print(f"{name:>9}: FID at N={NS[-1]}: {fm[-1]:.3f}; extrapolated to N = infinity: {intercept:.3f}")
-a1.set(xscale="log", xlabel="N (samples)", ylabel="FID", title="FID falls as N grows")
-a2.set(xlabel="1 / N", ylabel="FID", title="...linearly in 1/N (dotted: fit)")
-a3.set(xscale="log", xlabel="N (samples)", ylabel="KID", title="KID: no trend with N")
+    if name == "real test":
+        a2.plot(1 / np.array(NS), fm, "o-", label=name)
+        a2.plot([0, 1 / min(NS)], [intercept, intercept + slope / min(NS)], "k:", lw=1, label="fit: FID_inf + c / N")
+a1.set(xscale="log", yscale="log", xlabel="N (samples)", ylabel="FID", title="FID falls as N grows")
+a2.set(xlabel="1 / N", ylabel="FID", title="real test: linear in 1/N", xlim=(0, None))
+a3.set(xscale="log", yscale="symlog", xlabel="N (samples)", ylabel="KID (symlog)", title="KID: no trend with N")
 a3.axhline(0, color="k", lw=0.5)
+for a in (a1, a3):
+    a.set_xticks(NS, [str(n) for n in NS])
+    a.minorticks_off()
 for a in (a1, a2, a3):
-    a.legend()
+    a.legend(fontsize=8)
     a.grid(alpha=0.3)
 plt.show()
 assert curves["real test"][0][0] > curves["real test"][0][-1]  # the bias: more samples, lower FID
@@ -387,7 +392,7 @@ for name, m in mem.items():
     print(f"{name:>19}: copies {m.copy_fraction:6.1%}  median NN distance / held-out median = {m.median_ratio:.2f}")
 assert mem["copying generator"].copy_fraction > 0.9 and mem["real test (honest)"].copy_fraction < 0.1
 
-fig, axes = plt.subplots(1, 3, figsize=(14, 3.2), gridspec_kw={"width_ratios": [1.3, 1, 1]})
+fig, axes = plt.subplots(1, 3, figsize=(15, 3.4), gridspec_kw={"width_ratios": [1.2, 1, 1]})
 bins = np.linspace(0, float(mem["real test (honest)"].baseline_distances.max()), 40)
 axes[0].hist(mem["copying generator"].baseline_distances, bins, alpha=0.5, label="held-out real (baseline)")
 for name, m in mem.items():
@@ -396,9 +401,9 @@ axes[0].axvline(mem["copying generator"].threshold, color="k", ls=":", label="1%
 axes[0].set(xlabel="RMS distance to nearest training image", title="nearest-neighbour distances")
 axes[0].legend(fontsize=7)
 for ax, (name, x) in zip(axes[1:], {"copying generator": copier, "real test (honest)": test.images}.items()):
-    nn_idx = mem[name].sample_indices[:8]
-    show_images(torch.cat([x[:8], train_subset[nn_idx]]), nrow=8, ax=ax,
-                title=f"{name}: samples (top) and nearest training images")
+    nn_idx = mem[name].sample_indices[:6]
+    show_images(torch.cat([x[:6], train_subset[nn_idx]]), nrow=6, ax=ax)
+    ax.set_title(f"{name}\ntop: samples | bottom: nearest training images", fontsize=9)
 plt.show()
 ''')
 
@@ -492,7 +497,7 @@ during training.
 """)
 
 code(r'''
-STEPS = {"ci": 150, "cpu": 400, "gpu": 800}[PROFILE]
+STEPS = {"ci": 100, "cpu": 400, "gpu": 800}[PROFILE]
 other_real = load_images("fashion_mnist", "train", limit=N).images  # a second real sample
 c2st = {name: metrics.classifier_two_sample_test(other_real, x, steps=STEPS, device=DEVICE)
         for name, x in FAKES.items()}
