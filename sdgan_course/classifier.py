@@ -2,7 +2,7 @@
 
 Real FID uses Inception-v3 features of ImageNet photographs (Heusel et al. 2017, arXiv:1706.08500). For 28x28
 greyscale garments and digits those features are a poor fit and the network is large, so the course trains its own
-feature network per dataset: four convolution blocks, a 128-d feature layer, a 10-way linear head. Its weights ship in
+feature network per dataset: three convolution blocks, a 128-d feature layer, a 10-way linear head. Its weights ship in
 ``data/classifiers/`` with their SHA-256 and test accuracy, and every load checks the checksum.
 
 Shape legend: B batch, C channels, H = W = 28 pixels, F feature dimension (128), K classes (10).

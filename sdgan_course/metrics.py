@@ -41,8 +41,8 @@ def as_images(images, *, name: str = "images") -> torch.Tensor:
     """Check and convert images to float (N, 1, 28, 28) in the model range [-1, 1].
 
     Accepts uint8 arrays/tensors (N, 28, 28) or (N, 1, 28, 28) in [0, 255] (converted), or float tensors already in
-    [-1, 1]. Float images outside [-1, 1] (e.g. [0, 255] floats or [0, 1] by mistake is not detectable, so only the
-    bounds are checked) are refused with a message that says how to convert them.
+    [-1, 1]. Float images outside [-1, 1] (e.g. [0, 255] floats) are refused with a message that says how to convert
+    them. (Float images in [0, 1] pass this check unnoticed: only the bounds can be checked.)
     """
     x = torch.as_tensor(images)
     if x.ndim == 3:

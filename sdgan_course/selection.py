@@ -121,7 +121,7 @@ class DRSResult(NamedTuple):
     samples: object  # x or (x, extra, ...), num_samples rows
     logits: torch.Tensor  # (num_samples,) logits of the accepted samples
     all_logits: torch.Tensor  # (num_proposed,) logits of every candidate after burn-in
-    num_proposed: int
+    num_proposed: int  # candidates drawn after the burn-in (the burn-in only estimates the maximum logit)
     acceptance_rate: float
     logit_max: float  # the final estimate of max D̃ (updated whenever a larger logit is seen)
     gamma: float

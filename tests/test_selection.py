@@ -73,14 +73,16 @@ def test_drs_gamma_quantile_and_give_up():
 def test_best_of_n_keeps_each_groups_maximum_and_carries_extra_outputs():
     def gen_fn(n, generator):
         x = torch.randn(n, generator=generator)
-        return x, torch.arange(n)  # an extra output (e.g. labels) must follow the chosen rows
+        return x, -3 * x  # an extra output (e.g. labels or z) must follow the chosen rows
 
-    res = selection.best_of_n(gen_fn, lambda x, i: x, 1000, n=8, batch_size=256, generator=_gen(4))
-    x, idx = res.samples
+    res = selection.best_of_n(gen_fn, lambda x, extra: x, 1000, n=8, batch_size=256, generator=_gen(4))
+    x, extra = res.samples
     assert x.shape == (1000,) and torch.equal(x, res.logits) and res.acceptance_rate == 1 / 8
+    assert torch.equal(extra, -3 * x)
     assert res.num_proposed == 8000 and len(res.all_logits) == 8000
     assert x.mean().item() == pytest.approx(1.4236, abs=0.05)  # E[max of 8 standard normals]
-    assert idx.max() < 256  # the index came from within its own batch
+    groups = res.all_logits[:8 * (256 // 8)].view(-1, 8)  # the first batch: 32 groups of 8
+    assert torch.equal(res.logits[:32], groups.max(1).values)
     with pytest.raises(ValueError, match="logits of shape"):
         selection.best_of_n(lambda n, g: torch.randn(n, 2), lambda x: x, 4, n=2)
 
