@@ -72,7 +72,7 @@ def _as_features(x, name: str) -> torch.Tensor:
         raise MetricInputError(f"{name} must be a non-empty matrix (N, F) of features; got shape {tuple(x.shape)}.")
     if not torch.isfinite(x).all():
         raise MetricInputError(f"{name} contains NaN or infinite values.")
-    return x.double()
+    return x.detach().cpu().double()  # cheap on the CPU, and float64 everywhere (Apple GPUs have no float64)
 
 
 def _same_dim(a: torch.Tensor, b: torch.Tensor, what: str) -> None:
@@ -271,8 +271,8 @@ def precision_recall(real_features, fake_features, *, k: int = 3) -> PrecisionRe
     real = _as_features(real_features, "real_features").float()
     fake = _as_features(fake_features, "fake_features").float()
     _same_dim(real, fake, "precision/recall")
-    precision = manifold_membership(fake, real, knn_radii(real, k)).double().mean()
-    recall = manifold_membership(real, fake, knn_radii(fake, k)).double().mean()
+    precision = manifold_membership(fake, real, knn_radii(real, k)).float().mean()
+    recall = manifold_membership(real, fake, knn_radii(fake, k)).float().mean()
     return PrecisionRecall(float(precision), float(recall))
 
 
@@ -396,7 +396,7 @@ def memorisation_check(samples, train_images, heldout_images, *, quantile: float
     threshold = float(torch.quantile(b, quantile))
     d = s.distances[:, 0]  # (N,)
     return Memorisation(
-        d, s.indices[:, 0], b, threshold, float((d < threshold).double().mean()), float(d.median() / b.median())
+        d, s.indices[:, 0], b, threshold, float((d < threshold).float().mean()), float(d.median() / b.median())
     )
 
 
@@ -429,6 +429,8 @@ def ssim(
     a, b = as_images(x, name="x"), as_images(y, name="y")
     if a.shape != b.shape:
         raise MetricInputError(f"SSIM compares image pairs of equal shape; got {tuple(a.shape)} and {tuple(b.shape)}.")
+    if a.device.type == "mps":  # Apple GPUs have no float64
+        a, b = a.cpu(), b.cpu()
     a, b = (a.double() + 1) / 2, (b.double() + 1) / 2  # (N, 1, H, W) in [0, 1], L = 1
     w = gaussian_window(window_size, sigma).to(a.device)[None, None]  # (1, 1, s, s)
     c1, c2 = k1**2, k2**2
@@ -516,7 +518,7 @@ def classifier_two_sample_test(
             pred = torch.cat([model(chunk).argmax(1).cpu() for chunk in chunks])  # (2 n_test,)
     finally:
         torch.set_num_threads(threads)
-    return TwoSampleResult(float((pred == y_test).double().mean()), math.sqrt(0.25 / len(y_test)), len(y_test))
+    return TwoSampleResult(float((pred == y_test).float().mean()), math.sqrt(0.25 / len(y_test)), len(y_test))
 
 
 # ---------------------------------------------------------------- reference statistics (cached)
