@@ -143,8 +143,10 @@ def discriminator_rejection_sampling(
     r"""Discriminator rejection sampling (Azadi et al. 2019, arXiv:1810.06758, Algorithm 1).
 
     1. Burn-in: score ``burn_in`` candidates to estimate :math:`\tilde D_M = \max \tilde D(x)`.
-    2. ``gamma_quantile`` (optional, e.g. 0.8 as in the paper's practice of a percentile): set gamma so that the
-       burn-in candidate at that quantile of :math:`\hat F` has acceptance 1/2; otherwise the fixed ``gamma``.
+    2. ``gamma_quantile`` (optional, e.g. 0.8; the paper also picks gamma from a percentile of :math:`\hat F`): set
+       gamma so that the burn-in candidate at that quantile of :math:`\hat F` has acceptance 1/2 (so roughly a
+       fraction ``1 - gamma_quantile`` of candidates is accepted with probability above 1/2); otherwise the fixed
+       ``gamma``.
     3. Propose batches; raise :math:`\tilde D_M` if a larger logit appears; accept each candidate with probability
        :func:`drs_acceptance_probability` using a uniform draw from ``generator``.
 
