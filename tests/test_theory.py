@@ -96,6 +96,21 @@ def test_kl_matches_gaussian_closed_form():
     assert abs(numeric.item() - exact) < 1e-8
 
 
+def test_wasserstein_1d_closed_forms_and_contrast_with_jsd():
+    p = normal_pdf(X, 0.0, 0.2)
+    for theta in (0.0, 0.5, 3.0, -6.0):
+        w = theory.wasserstein_1d(p, normal_pdf(X, theta, 0.2), X)
+        assert abs(w.item() - abs(theta)) < 1e-4  # a shift by theta moves all mass by |theta|
+    # different widths, same mean: W1 = |s1 - s2| * E|N(0, 1)| = |s1 - s2| sqrt(2 / pi)
+    w = theory.wasserstein_1d(normal_pdf(X, 0, 1.0), normal_pdf(X, 0, 2.0), X)
+    assert abs(w.item() - math.sqrt(2 / math.pi)) < 1e-4
+    # far apart: the JSD is flat at log 2, W1 still grows
+    j3, j6 = (theory.js_divergence(p, normal_pdf(X, t, 0.2), X).item() for t in (3.0, 6.0))
+    assert abs(j3 - j6) < 1e-9 and abs(j6 - math.log(2)) < 1e-9
+    with pytest.raises(ValueError, match="non-negative"):
+        theory.wasserstein_1d(-p, p, X)
+
+
 def test_c_of_g_equals_minus_log4_plus_two_jsd():
     p_data = gaussian_mixture_1d(means=(-2.0, 2.0), stds=(0.5, 0.5)).prob(X[:, None])
     p_g = normal_pdf(X, 0.0, 1.5)
