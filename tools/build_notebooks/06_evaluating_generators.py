@@ -51,7 +51,7 @@ we know exactly what is wrong with each. Basic statistics (mean, covariance), an
 | profile | samples per set | time |
 |---|---|---|
 | `ci` | 400 | under 30 s |
-| `cpu` | 2,000 | about 3 minutes |
+| `cpu` | 2,000 | about 2 minutes |
 | `gpu` | 2,000 (FID-vs-N curve up to 10,000) | about 2 minutes |
 """)
 
@@ -70,7 +70,7 @@ from IPython.display import display
 from sdgan_course import metrics
 from sdgan_course.classifier import load_classifier
 from sdgan_course.config import get_profile
-from sdgan_course.data import DataError, load_images, shipped_checkpoint, to_unit_range
+from sdgan_course.data import DataError, load_images, to_unit_range
 from sdgan_course.device import describe_device, get_device, seed_everything
 from sdgan_course.viz import show_images
 
@@ -289,8 +289,8 @@ radii = metrics.knn_radii(real_feats, k=3)  # (N,) ball radius of every real fea
 noise_feats = metrics.extract_features(FAKES["noise"], CLF).features
 inside = torch.cdist(noise_feats, real_feats) <= radii[None]  # (N, N): noise sample j inside the ball of real i
 covering = inside.any(0).nonzero()[:, 0]  # the real points whose balls hold some noise
-print(f"noise precision {inside.any(1).float().mean():.2f}: all those noise samples fall inside the balls of only "
-      f"{len(covering)} of the {N} real images")
+print(f"noise precision {inside.any(1).float().mean():.2f}: the noise samples that count as 'realistic' all fall "
+      f"inside the balls of only {len(covering)} of the {N} real images")
 if len(covering):
     pct = (radii[covering, None] > radii[None]).float().mean(1) * 100  # percentile of each covering radius
     print("percentiles of those balls' radii among all real radii:",
@@ -420,9 +420,9 @@ generator pins you at 50%.
 
 code(r'''
 try:
-    from sdgan_course.train import generate, load_gan
+    from sdgan_course.train import generate, load_shipped_gan
 
-    gan = load_gan(shipped_checkpoint("gan_fashion_mnist"), device=DEVICE)
+    gan = load_shipped_gan("gan_fashion_mnist", device=DEVICE)
     GAME_FAKES = generate(gan.generator, 64, z_dim=gan.config.z_dim, generator_rng=GEN)
     GAME_SOURCE = f"the shipped GAN (step {gan.step})"
 except (ImportError, DataError, FileNotFoundError, RuntimeError) as err:

@@ -50,7 +50,7 @@ trained here for long.
 | profile | samples per method | time |
 |---|---|---|
 | `ci` | 300 | under 30 s |
-| `cpu` | 2,000 | about 3 minutes |
+| `cpu` | 2,000 | about 3–4 minutes |
 | `gpu` | 5,000 | about 1 minute |
 """)
 
@@ -71,7 +71,7 @@ from IPython.display import display
 from sdgan_course import metrics, selection
 from sdgan_course.classifier import load_classifier
 from sdgan_course.config import get_profile
-from sdgan_course.data import GaussianMixture, load_images, shipped_checkpoint
+from sdgan_course.data import GaussianMixture, load_images
 from sdgan_course.device import describe_device, get_device, seed_everything
 from sdgan_course.gan import GANConfig, build_gan, sample_noise
 from sdgan_course.viz import show_images
@@ -166,10 +166,9 @@ code(r'''
 def load_shipped(name):
     """(LoadedGAN or None, message)."""
     try:
-        from sdgan_course.train import load_gan
+        from sdgan_course.train import load_shipped_gan
 
-        path = shipped_checkpoint(name)
-        return load_gan(path, device=DEVICE), f"loaded {path.name}"
+        return load_shipped_gan(name, device=DEVICE), f"loaded the shipped checkpoint {name}"
     except Exception as err:  # noqa: BLE001 - missing module, file or corrupted checkpoint: say which, continue
         return None, f"{type(err).__name__}: {str(err).splitlines()[0][:300]}"
 
