@@ -274,11 +274,12 @@ def count_modes(
 
 # ---------------------------------------------------------------- the ring experiment in one call
 
-# Settings of the MLP GAN on the ring, per profile, checked over several seeds (ci: 8 seeds, 6 to 8 modes covered).
+# Settings of the MLP GAN on the ring, per profile: the same models and optimiser, only the number of steps changes.
+# Checked over several seeds: 6 to 8 modes covered after the ci budget (8 seeds), 8 after the cpu budget (3 seeds).
 RING_PRESETS: dict[str, dict] = {
     "ci": dict(steps=800, hidden=(64, 64), lr=2e-3, betas=(0.5, 0.9), batch_size=512),
-    "cpu": dict(steps=3000, hidden=(128, 128), lr=1e-3, betas=(0.5, 0.9), batch_size=512),
-    "gpu": dict(steps=5000, hidden=(128, 128), lr=1e-3, betas=(0.5, 0.9), batch_size=512),
+    "cpu": dict(steps=2000, hidden=(64, 64), lr=2e-3, betas=(0.5, 0.9), batch_size=512),
+    "gpu": dict(steps=3000, hidden=(64, 64), lr=2e-3, betas=(0.5, 0.9), batch_size=512),
 }
 
 
