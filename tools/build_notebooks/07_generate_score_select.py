@@ -370,6 +370,16 @@ code(r'''
 cgan, cmessage = load_shipped("cgan_fashion_mnist")
 print(cmessage if cgan is not None else f"class-conditional GAN not available ({cmessage}); class menu disabled")
 class_options = ["(unconditional GAN)"] + (list(CLASSES) if cgan is not None else [])
+if cgan is not None:  # one row per class, one column per latent code: z carries the "style", the label the garment
+    zc = sample_noise(8, cgan.config.z_dim, generator=GEN).repeat(10, 1).to(DEVICE)  # (80, Z)
+    yc = torch.arange(10).repeat_interleave(8).to(DEVICE)  # (80,)
+    with torch.no_grad():
+        grid = cgan.generator(zc, yc).cpu()
+    assert grid.shape == (80, 1, 28, 28)
+    pred = metrics.extract_features(grid, CLF).probs.argmax(1)
+    show_images(grid, nrow=8, title=f"class-conditional GAN: rows = classes, columns = the same z\n"
+                f"the classifier agrees with the label for {(pred == yc.cpu()).float().mean():.0%}")
+    plt.show()
 
 
 @torch.no_grad()
