@@ -76,3 +76,16 @@ def test_train_command_writes_a_loadable_classifier(tmp_path, capsys):
     assert (DATA / "classifiers.json").read_text() == before  # a file elsewhere leaves the manifest alone
     with pytest.raises(ClassifierError, match="trained on 'mnist'"):
         clf.load_classifier("fashion_mnist", path=out)
+
+
+@pytest.mark.parametrize("dataset", ["fashion_mnist", "mnist"])
+def test_shipped_reference_statistics_belong_to_the_shipped_classifier(dataset):
+    import numpy as np
+
+    sha = json.loads((DATA / "classifiers.json").read_text())[dataset]["sha256"]
+    path = DATA / f"reference_{dataset}_train_{sha[:12]}.npz"
+    assert path.is_file(), "retraining a classifier must also rewrite its reference statistics"
+    with np.load(path) as z:
+        assert str(z["classifier_sha256"]) == sha
+        assert z["mu"].shape == (128,) and z["sigma"].shape == (128, 128) and z["features"].shape == (5000, 128)
+        assert np.allclose(z["sigma"], z["sigma"].T) and np.linalg.eigvalsh(z["sigma"]).min() > -1e-6

@@ -285,11 +285,14 @@ def test_inception_fid_is_skipped_with_a_message_when_pytorch_fid_is_missing(mon
     assert "Inception FID skipped" in capsys.readouterr().out
 
 
-def test_load_samples_refuses_float_images(tmp_path):
+def test_load_samples_refuses_float_images_and_reads_minus_one_as_no_label(tmp_path):
     path = tmp_path / "s.npz"
     np.savez(path, images=np.zeros((3, 28, 28), dtype=np.float32))
     with pytest.raises(MetricInputError, match="uint8"):
         metrics.load_samples(path)
+    np.savez(path, images=np.zeros((3, 28, 28), dtype=np.uint8), labels=np.full(3, -1))
+    x, labels = metrics.load_samples(path)
+    assert x.shape == (3, 1, 28, 28) and x.min() == -1.0 and labels is None
 
 
 def test_evaluate_command_prints_a_table_and_json(tmp_path, capsys):
