@@ -596,6 +596,7 @@ def show_snapshots(result, title, panels=6):
 show_snapshots(good, "non-saturating GAN, balanced learning rates (green circles: the 8 modes)")
 fig, axes = plt.subplots(1, 2, figsize=(11, 3))
 plot_curves({k: good.run.history[k] for k in ("loss_d", "loss_g")}, ax=axes[0], smooth=25, title="losses")
+axes[0].axhline(math.log(4), color="grey", ls=":")  # L_D at the equilibrium, D = 1/2 everywhere
 plot_curves({k: good.run.history[k] for k in ("d_real", "d_fake")}, ax=axes[1], smooth=25,
             title="mean D(x) on real and fake")  # fmt: skip
 axes[1].axhline(0.5, color="grey", ls=":")
@@ -604,9 +605,11 @@ plt.show()
 ''')
 
 md(r"""
-Note what the curves do *not* do: the losses do not go to zero. At the equilibrium of the game $D(x) = \frac12$
-everywhere and the discriminator's loss is $\log 4 \approx 1.39$; the curves hover around it while the samples improve.
-A GAN's loss is not a progress bar — which is why we count modes.
+Note what the curves do *not* do: neither loss goes to zero, and neither tracks the picture above. At the equilibrium
+of the game $D(x) = \frac12$ everywhere and the discriminator's loss is $\log 4 \approx 1.39$ (dotted line); here
+the discriminator stays somewhat better than a coin ($D$ a little above $\frac12$ on real data, a little below on
+fakes) because the fakes are not yet perfect, and its loss drifts *down* while the samples get *better*. A GAN's loss
+is not a progress bar — which is why we count modes.
 
 ## 7. Mode collapse, made visible — and fixed
 
