@@ -111,8 +111,10 @@ def test_trained_mlp_discriminator_approaches_the_optimal_discriminator():
         trained = torch.sigmoid(d(x[:, None])).double()
     normal = torch.exp(-0.5 * x.double() ** 2) / math.sqrt(2 * math.pi)
     closed = theory.optimal_discriminator(p_data.prob(x[:, None]), normal)
-    assert (trained - closed).abs().mean() < 0.05
-    assert (trained - closed).abs().max() < 0.15
+    # seeds 0-5 give a mean gap of 0.02-0.05 and a max of 0.08-0.15; a wrong formula (e.g. p_g / (p_data + p_g)) is
+    # off by about 0.5
+    assert (trained - closed).abs().mean() < 0.06
+    assert (trained - closed).abs().max() < 0.2
 
 
 def test_train_toy_gan_records_history_and_snapshots_and_moves_the_generator():
