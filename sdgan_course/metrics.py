@@ -276,6 +276,33 @@ def precision_recall(real_features, fake_features, *, k: int = 3) -> PrecisionRe
     return PrecisionRecall(float(precision), float(recall))
 
 
+class DensityCoverage(NamedTuple):
+    """Outlier-robust cousins of precision and recall (Naeem et al. 2020)."""
+
+    density: float  # about 1 when the samples are distributed like the real data; can exceed 1
+    coverage: float  # fraction of real points whose ball holds at least one sample, in [0, 1]
+
+
+def density_coverage(real_features, fake_features, *, k: int = 5) -> DensityCoverage:
+    r"""Density and coverage (Naeem et al. 2020, arXiv:2002.09797, eqs. 4 and 5), with real k-NN balls only:
+
+    .. math:: \mathrm{density} = \frac{1}{kM}\sum_{j=1}^{M}\sum_{i=1}^{N} 1[Y_j \in B(X_i, r_i)], \qquad
+              \mathrm{coverage} = \frac{1}{N}\sum_{i=1}^{N} 1[\exists j: Y_j \in B(X_i, r_i)]
+
+    Density counts *how many* real balls hold each sample, so a few oversized balls around real outliers cannot make
+    unrealistic samples look good; coverage asks whether each real point has a sample nearby, which is robust to
+    outlying *samples*. Only the real set's balls are used.
+    """
+    real = _as_features(real_features, "real_features").float()
+    fake = _as_features(fake_features, "fake_features").float()
+    _same_dim(real, fake, "density/coverage")
+    radii = knn_radii(real, k)  # (N,)
+    inside = torch.cat([torch.cdist(fake[i : i + 1024], real) <= radii[None] for i in range(0, len(fake), 1024)])
+    density = inside.float().sum() / (k * len(fake))  # inside: (M, N)
+    coverage = inside.any(0).float().mean()
+    return DensityCoverage(float(density), float(coverage))
+
+
 # ---------------------------------------------------------------- classifier-based scores
 
 
@@ -687,12 +714,14 @@ def inception_fid(images_a, images_b, *, device=None, batch_size: int = 100) -> 
 def score_samples(images, reference: ReferenceStats, classifier: ClassifierInfo, *, k: int = 3, labels=None,
                   kid_subsets: int = 50, kid_subset_size: int = 1000) -> dict:
     """The feature-based metrics of a sample set against cached reference statistics (no memorisation check):
-    ``fid``, ``kid``, ``kid_std``, ``precision``, ``recall`` (on equal set sizes), ``inception_score``,
+    ``fid``, ``kid``, ``kid_std``, ``precision``, ``recall``, ``density``, ``coverage`` (on equal set sizes),
+    ``inception_score``,
     ``class_entropy``, ``classes_covered``, ``label_agreement``. Fast enough to call inside a loop."""
     fs = extract_features(images, classifier)
     stats = feature_statistics(fs.features)
     n_pr = min(len(fs.features), len(reference.features))
     pr = precision_recall(reference.features[:n_pr], fs.features[:n_pr], k=k)
+    dc = density_coverage(reference.features[:n_pr], fs.features[:n_pr])
     kid = kid_from_features(reference.features, fs.features, num_subsets=kid_subsets, subset_size=kid_subset_size)
     is_ = inception_score(fs.probs, splits=min(10, len(fs.probs)))
     cov = class_coverage(fs.probs, labels=labels)
@@ -703,6 +732,8 @@ def score_samples(images, reference: ReferenceStats, classifier: ClassifierInfo,
         "kid_std": kid.std,
         "precision": pr.precision,
         "recall": pr.recall,
+        "density": dc.density,
+        "coverage": dc.coverage,
         "inception_score": is_.mean,
         "inception_score_std": is_.std,
         "class_entropy": cov.normalised_entropy,
@@ -762,6 +793,8 @@ METRIC_NOTES = {
     "kid": "kernel distance, unbiased (lower is better; ~0 for real data)",
     "precision": "fraction of samples on the real manifold (quality)",
     "recall": "fraction of real data on the sample manifold (diversity)",
+    "density": "real balls holding each sample / k (~1 for real data)",
+    "coverage": "fraction of real points with a sample nearby",
     "inception_score": "IS analogue, 1..10 (higher: confident and varied)",
     "class_entropy": "entropy of predicted classes / log 10 (1 = even)",
     "classes_covered": "classes with at least half their fair share",

@@ -322,3 +322,20 @@ def test_classifier_two_sample_test_is_chance_for_one_distribution_and_high_for_
     easy = metrics.classifier_two_sample_test(a, marked, steps=40, width=4)
     assert same.num_test == 120 and abs(same.accuracy - 0.5) < 4 * same.std_error
     assert easy.accuracy > 0.9
+
+
+def test_density_and_coverage_on_constructed_sets():
+    real_a, real_b = _clusters([0.0, 0.0], 50, 15), _clusters([10.0, 0.0], 50, 16)
+    real = torch.cat([real_a, real_b])
+    far = _clusters([100.0, 0.0], 50, 17)
+    half = metrics.density_coverage(real, torch.cat([real_a.clone(), far]), k=5)
+    assert half.coverage == pytest.approx(0.5)  # exactly the real points of mode A have a sample in their ball
+    assert metrics.density_coverage(real, far, k=5) == (0.0, 0.0)
+    # one real outlier with a huge ball: precision is fooled by samples near it, density is not
+    outlier_real = torch.cat([real_a, torch.tensor([[30.0, 0.0]])])
+    near_outlier = torch.tensor([[30.0, 25.0]]).repeat(20, 1) + 0.1 * torch.randn(20, 2, generator=_gen(18))
+    assert metrics.precision_recall(outlier_real, near_outlier, k=3).precision == 1.0
+    assert metrics.density_coverage(outlier_real, near_outlier, k=3).density < 0.4
+    g = _gen(19)
+    same = metrics.density_coverage(torch.randn(2000, 3, generator=g), torch.randn(2000, 3, generator=g), k=5)
+    assert same.density == pytest.approx(1.0, abs=0.1) and same.coverage > 0.95
