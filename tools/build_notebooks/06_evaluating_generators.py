@@ -529,7 +529,8 @@ md(r"""
 |---|---|---|
 | FID | distance of feature Gaussians (quality + diversity) | which one is wrong; biased in N; feature network |
 | KID | kernel distance of feature distributions, unbiased | same mixing; higher variance |
-| precision / recall | quality and coverage, separately | sensitive to outliers and to k and N |
+| precision / recall | quality and coverage, separately | fooled by outliers; depend on k and N |
+| density / coverage | the same, robust to outliers | still depend on k, N and the features |
 | IS analogue, class entropy | confident, varied predictions | never sees real data; within-class diversity |
 | SSIM, feature cosine | closeness to a reference image | needs a reference: cannot score a sample alone |
 | nearest neighbours | copying of training images | shifted/flipped copies (in pixel space); subsets |

@@ -298,7 +298,7 @@ for name, x in SETS.items():
     r["diversity"] = torch.pdist(feats[: min(N, 1000)]).mean().item()  # mean pairwise feature distance
     r["cost"] = COST[name]
     RESULTS[name] = r
-KEYS = ["fid", "kid", "precision", "recall", "class_entropy", "classes_covered", "diversity", "cost"]
+KEYS = ["fid", "kid", "precision", "recall", "coverage", "class_entropy", "classes_covered", "diversity", "cost"]
 metrics.METRIC_NOTES.setdefault("diversity", "mean pairwise feature distance (higher: more varied)")
 metrics.METRIC_NOTES.setdefault("cost", "candidates generated per kept sample")
 print(metrics.format_table(RESULTS, keys=KEYS))
