@@ -216,8 +216,8 @@ def shipped_checkpoint(name: str) -> Path:
 def load_images(name: str, split: str = "train", *, limit: int | None = None, download: bool = False) -> ImageData:
     """Load a dataset split as tensors in the model range [-1, 1].
 
-    ``limit`` keeps a fixed, seeded, class-balanced-in-expectation subset of that many images (the ``ci`` profile's
-    slices); the same ``limit`` always gives the same images.
+    The images come in a fixed shuffled order (the same every time), so any slice ``images[:n]`` mixes all classes.
+    ``limit`` keeps the first ``limit`` of that order (the ``ci`` profile's slices): the same images every time.
     """
     info = dataset_info(name)
     if split not in info.splits:
@@ -227,11 +227,11 @@ def load_images(name: str, split: str = "train", *, limit: int | None = None, do
     else:
         path = find_file(info.file, info.sha256, download=download)
     images, labels = _read_split(path, split)
-    if limit is not None:
-        if limit <= 0:
-            raise DataError(f"limit must be a positive number of images, got {limit}.")
-        keep = np.random.default_rng(0).permutation(len(labels))[: min(limit, len(labels))]
-        images, labels = images[keep], labels[keep]
+    if limit is not None and limit <= 0:
+        raise DataError(f"limit must be a positive number of images, got {limit}.")
+    # The files store images class by class; a fixed shuffle makes any slice x[:n] a fair sample of every class.
+    keep = np.random.default_rng(0).permutation(len(labels))[:limit]
+    images, labels = images[keep], labels[keep]
     x = to_model_range(torch.from_numpy(np.ascontiguousarray(images))).unsqueeze(1)  # (N, 1, 28, 28)
     y = torch.from_numpy(labels.astype(np.int64))  # (N,)
     return ImageData(x, y, info.class_names)

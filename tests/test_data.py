@@ -171,3 +171,9 @@ def test_class_index_is_forgiving_and_strict():
 def test_full_mnist_offline_without_download_says_how(isolated_data):
     with pytest.raises(DataError, match="download=True.*torchvision"):
         data.load_images("mnist_full")
+
+
+def test_every_slice_mixes_the_classes():
+    full = data.load_images("fashion_mnist", "train")
+    assert len(torch.unique(full.labels[:100])) == 10  # the file is sorted by class; the loader is not
+    assert torch.equal(full.labels[:500], data.load_images("fashion_mnist", "train", limit=500).labels)
