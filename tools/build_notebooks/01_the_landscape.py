@@ -5,29 +5,11 @@ The two diagrams come from tools/draw_diagrams.py, which also draws their PNG fa
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+from notebook_builder import NotebookBuilder, colab_setup_source
+from draw_diagrams import GAN_LOOP, SD_PIPELINE, mermaid_block
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tools"))
-from draw_diagrams import GAN_LOOP, SD_PIPELINE, mermaid_block  # noqa: E402
-
-from sdgan_course.course import colab_setup_source  # noqa: E402
-
-OUT = ROOT / "notebooks" / "01_the_landscape.ipynb"
-cells = []
-
-
-def md(text: str) -> None:
-    cells.append(new_markdown_cell(text.strip("\n")))
-
-
-def code(text: str) -> None:
-    cells.append(new_code_cell(text.strip("\n")))
+nb = NotebookBuilder("01_the_landscape")
+md, code = nb.md, nb.code
 
 
 def diagram(d, alt: str) -> str:
@@ -733,9 +715,4 @@ md(r"""
 - Xiao, Rasul, Vollgraf 2017. *Fashion-MNIST*. arXiv:1708.07747.
 """)
 
-nb = new_notebook(cells=cells)
-nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
-nb.metadata["language_info"] = {"name": "python"}
-OUT.parent.mkdir(parents=True, exist_ok=True)
-nbformat.write(nb, OUT)
-print(f"wrote {OUT}")
+nb.write()

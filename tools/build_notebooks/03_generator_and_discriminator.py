@@ -6,26 +6,10 @@ python tools/render_notebooks.py notebooks/03_generator_and_discriminator.ipynb
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+from notebook_builder import NotebookBuilder, colab_setup_source
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-from sdgan_course.course import colab_setup_source  # noqa: E402
-
-STEM = "03_generator_and_discriminator"
-cells = []
-
-
-def md(text: str) -> None:
-    cells.append(new_markdown_cell(text.strip()))
-
-
-def code(text: str) -> None:
-    cells.append(new_code_cell(text.strip()))
+nb = NotebookBuilder("03_generator_and_discriminator")
+md, code = nb.md, nb.code
 
 
 # ============================================================================ opening
@@ -740,14 +724,4 @@ md(r"""
 """)
 
 
-def main() -> None:
-    nb = new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
-    nb.metadata["language_info"] = {"name": "python"}
-    path = ROOT / "notebooks" / f"{STEM}.ipynb"
-    nbformat.write(nb, path)
-    print(f"wrote {path}")
-
-
-if __name__ == "__main__":
-    main()
+nb.write()
