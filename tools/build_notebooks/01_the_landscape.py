@@ -6,10 +6,11 @@ The two diagrams come from tools/draw_diagrams.py, which also draws their PNG fa
 from __future__ import annotations
 
 from notebook_builder import NotebookBuilder, colab_setup_source
-from draw_diagrams import GAN_LOOP, SD_PIPELINE, mermaid_block
 
 nb = NotebookBuilder("01_the_landscape")
 md, code = nb.md, nb.code
+
+from draw_diagrams import GAN_LOOP, SD_PIPELINE, mermaid_block  # noqa: E402 (tools/ is put on the path above)
 
 
 def diagram(d, alt: str) -> str:
