@@ -2,26 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+from notebook_builder import NotebookBuilder, colab_setup_source
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-from sdgan_course.course import colab_setup_source  # noqa: E402
-
-OUT = ROOT / "notebooks" / "07_generate_score_select.ipynb"
-cells = []
-
-
-def md(text: str) -> None:
-    cells.append(new_markdown_cell(text.strip("\n")))
-
-
-def code(text: str) -> None:
-    cells.append(new_code_cell(text.strip("\n")))
+nb = NotebookBuilder("07_generate_score_select")
+md, code = nb.md, nb.code
 
 
 md(r"""
@@ -474,9 +458,4 @@ md(r"""
 - Kynkäänniemi et al. 2019. *Improved precision and recall metric for assessing generative models*. arXiv:1904.06991
 """)
 
-nb = new_notebook(cells=cells)
-nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
-nb.metadata["language_info"] = {"name": "python"}
-OUT.parent.mkdir(parents=True, exist_ok=True)
-nbformat.write(nb, OUT)
-print(f"wrote {OUT}")
+nb.write()
