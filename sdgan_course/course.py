@@ -30,7 +30,7 @@ NOTEBOOKS = (
     Notebook("02_gan_mathematics", "GAN mathematics", "value function, optimal D, JSD, saturation, mode collapse", 2, 2),
     Notebook("03_generator_and_discriminator", "Generator and discriminator", "MLP and DCGAN, shapes, receptive field, conditioning", 1, 1),
     Notebook("04_losses_and_stability", "Losses and stability", "BCE, LSGAN, hinge, WGAN(-GP), R1, spectral norm, measured", 7, 8),
-    Notebook("05_training_a_gan", "Training a GAN", "the full loop on Fashion-MNIST: EMA, checkpoints, conditioning", 8, 8),
+    Notebook("05_training_a_gan", "Training a GAN", "the full loop on Fashion-MNIST: EMA, checkpoints, conditioning", 5, 8),
     Notebook("06_evaluating_generators", "Evaluating generators", "FID, KID, precision/recall, SSIM, memorisation, two-sample tests", 2, 2),
     Notebook("07_generate_score_select", "Generate, score, select", "best-of-N, rejection sampling, latent interpolation", 4, 2),
 )  # fmt: skip
