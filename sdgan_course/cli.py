@@ -38,7 +38,8 @@ def cmd_info(args: argparse.Namespace) -> int:
             where = str(find_file(info.file, info.sha256))
         except DataError as err:
             online = info.torchvision_name is not None
-            where = "not fetched (online only: download=True)" if online else f"MISSING or bad: {str(err).splitlines()[0]}"
+            problem = str(err).splitlines()[0]
+            where = "not fetched (online only: download=True)" if online else f"MISSING or bad: {problem}"
         print(f"  {name:<14} {where}")
     return 0
 
@@ -51,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     info = sub.add_parser("info", help="print versions, device, profile and where the data was found")
     info.set_defaults(func=cmd_info)
-    train = sub.add_parser("train", help="train a model: gan | classifier").add_subparsers(dest="model", metavar="MODEL")
+    train_parser = sub.add_parser("train", help="train a model: gan | classifier")
+    train = train_parser.add_subparsers(dest="model", metavar="MODEL")
     _add_gan_commands(sub, train)
     _add_metrics_commands(sub, train)
     return parser

@@ -3,7 +3,8 @@
 Range contract (one place): models see [-1, 1], plots see [0, 1], files store uint8 [0, 255].
 :func:`to_model_range` and :func:`to_unit_range` are the only conversions.
 
-Shape legend: B batch, N dataset size, C channels (1), H = W = 28 pixels, D toy dimension (1 or 2), K mixture components.
+Shape legend: B batch, N dataset size, C channels (1), H = W = 28 pixels, D toy dimension (1 or 2),
+K mixture components.
 
 Data files are looked up in this order: ``$SDGAN_DATA``, the checkout's ``data/`` folder, the user cache
 (``$XDG_CACHE_HOME/sdgan_course`` or ``~/.cache/sdgan_course``). Each file's SHA-256 is checked before it is used.
@@ -241,7 +242,8 @@ def class_index(class_names: tuple[str, ...], name: str | int) -> int:
     """The label of a class given its name, forgivingly ("sneaker", "Ankle boot", "t-shirt" all work), or its index."""
     if isinstance(name, int):
         if not 0 <= name < len(class_names):
-            raise DataError(f"Class {name} is out of range: there are {len(class_names)} classes (0..{len(class_names) - 1}).")
+            k = len(class_names)
+            raise DataError(f"Class {name} is out of range: there are {k} classes (0..{k - 1}).")
         return name
 
     def norm(s: str) -> str:
@@ -428,7 +430,9 @@ def ring_of_gaussians(num_modes: int = 8, radius: float = 2.0, std: float = 0.05
     return GaussianMixture(means, std)
 
 
-def spiral(n: int, *, turns: float = 1.5, noise: float = 0.05, generator: torch.Generator | None = None) -> torch.Tensor:
+def spiral(
+    n: int, *, turns: float = 1.5, noise: float = 0.05, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Points on a 2-D spiral (r grows with the angle) plus Gaussian noise, float32 ``(n, 2)``, roughly in [-2, 2].
 
     It has no closed-form density: a test of what a model can learn that a mixture formula cannot describe.

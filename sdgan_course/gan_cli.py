@@ -147,7 +147,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print(f"device {describe_device(device)}; batch size {args.batch_size}; {args.steps} timed steps (D step + G step)")
     print(f"matmul rate (float32, 1024x1024), the reference for '% peak': {peak:.1f} GFLOP/s")
     print("(FLOPs are counted by torch.utils.flop_counter; a reference rate, not a hard ceiling)\n")
-    header = f"{'model':<34} {'params G / D':>18} {'images/s':>9} {'ms/step':>8} {'MFLOP/img':>10} {'GFLOP/s':>8} {'% peak':>7}"
+    header = (f"{'model':<34} {'params G / D':>18} {'images/s':>9} {'ms/step':>8} {'MFLOP/img':>10} {'GFLOP/s':>8} "
+              f"{'% peak':>7}")
     print(header)
     print("-" * len(header))
     rows = [

@@ -159,7 +159,8 @@ def _backward_and_step(loss: torch.Tensor, opt: torch.optim.Optimizer, model: nn
 
 
 class EMA:
-    r"""Exponential moving average of a model's weights: :math:`\bar\theta \leftarrow \beta \bar\theta + (1-\beta)\theta`.
+    r"""Exponential moving average of a model's weights:
+    :math:`\bar\theta \leftarrow \beta \bar\theta + (1-\beta)\theta`.
 
     Sampling from the averaged generator gives smoother, better samples than the last iterate (Yazici et al. 2019,
     arXiv:1806.04498). Buffers (batch-norm statistics) are copied. ``decay`` warms up as ``min(decay, (1+n)/(10+n))``.
@@ -271,7 +272,7 @@ class GANRun:
         """Rebuild a run from a checkpoint written by :meth:`save`; ``train_config`` may extend e.g. ``steps``."""
         ckpt = load_checkpoint(path, kind=CHECKPOINT_KIND)
         if "opt_g" not in ckpt:
-            raise CheckpointError(f"{path} holds only sampling weights (a shipped/exported model); it cannot be resumed.")
+            raise CheckpointError(f"{path} holds only sampling weights (a shipped model): it cannot be resumed.")
         saved_train = GANTrainConfig(**ckpt["train_config"])
         run = cls(GANConfig(**ckpt["gan_config"]), train_config or saved_train, device=device)
         try:

@@ -16,7 +16,9 @@ import torch
 from .data import to_unit_range
 
 
-def image_grid(images: torch.Tensor, *, nrow: int | None = None, padding: int = 2, pad_value: float = 1.0) -> np.ndarray:
+def image_grid(
+    images: torch.Tensor, *, nrow: int | None = None, padding: int = 2, pad_value: float = 1.0
+) -> np.ndarray:
     """Tile a batch ``(B, C, H, W)`` in [-1, 1] into one array ``(rows*(H+p)+p, nrow*(W+p)+p[, 3])`` in [0, 1].
 
     ``nrow`` images per row (default: a square-ish grid). Greyscale stays 2-D; 3 channels become RGB.
@@ -74,7 +76,9 @@ def show_images(
     return ax
 
 
-def plot_curves(history: Mapping[str, Sequence[float]], *, ax=None, smooth: int = 1, title: str | None = None, xlabel="step"):
+def plot_curves(
+    history: Mapping[str, Sequence[float]], *, ax=None, smooth: int = 1, title: str | None = None, xlabel="step"
+):
     """Plot several named curves (e.g. losses) against their index; ``smooth`` > 1 adds a running mean."""
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.5))
