@@ -14,7 +14,7 @@ from .data import load_images, to_uint8
 from .device import describe_device, get_device, seed_everything
 from .gan import GANConfig, build_gan, count_parameters
 from .losses import GAN_LOSSES
-from .train import GANRun, GANTrainConfig, export_gan, generate, load_gan, train_gan
+from .train import GANRun, GANTrainConfig, export_gan, generate, load_gan, train_gan, with_steps
 
 
 def add_commands(sub, train) -> None:
@@ -66,7 +66,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         run = GANRun.load(checkpoint, device=device)
         cfg = run.train_config
         if args.steps is not None and args.steps != cfg.steps:
-            run.train_config = cfg = GANTrainConfig(**{**run.train_config.__dict__, "steps": args.steps})
+            run.train_config = cfg = with_steps(cfg, args.steps)
         print(f"Resuming {checkpoint} at step {run.step} of {cfg.steps}.")
     else:
         overrides = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size)) if v is not None}
@@ -79,10 +79,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             changes["spectral_norm"] = True
         if args.d_conditioning:
             changes["d_conditioning"] = args.d_conditioning
-        if args.loss in ("wgan-gp",) or args.spectral_norm:
+        if args.loss == "wgan-gp" or args.spectral_norm:
             changes["d_norm"] = "none"  # per-sample penalties and spectral norm do not mix with batch norm
         if changes:
-            gan_cfg = GANConfig(**{**gan_cfg.__dict__, **changes})
+            gan_cfg = gan_cfg.replace(**changes)
         run = GANRun(gan_cfg, cfg, device=device)
     data = load_images(cfg.dataset, "train", limit=cfg.train_limit)
     labels = data.labels if run.gan_config.num_classes else None
@@ -140,7 +140,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     torch.manual_seed(0)
     cfg = GANConfig.preset(profile)
     if args.base_channels:
-        cfg = GANConfig(**{**cfg.__dict__, "base_channels": args.base_channels})
+        cfg = cfg.replace(base_channels=args.base_channels)
     course_g, course_d = build_gan(cfg)
     tut_g, tut_d = tutorial_pair()
     peak = matmul_peak_gflops(device)
