@@ -9,9 +9,6 @@ Shape legend: B batch, C channels, H x W pixels, Z noise dimension.
 
 from __future__ import annotations
 
-import copy
-import math
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -20,17 +17,14 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .data import StepBatches
-from .device import amp_dtype, autocast
-from .gan import GANConfig, build_gan, sample_noise
-from .losses import GAN_LOSSES, clip_weights_, discriminator_loss, generator_loss, gradient_penalty, r1_penalty
+from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ..data import StepBatches
+from ..device import amp_dtype, autocast
+from ..gan import GANConfig, build_gan, sample_noise
+from ..losses import GAN_LOSSES, clip_weights_, discriminator_loss, generator_loss, gradient_penalty, r1_penalty
+from .loop import EMA, DivergenceError, grad_norm, train_loop
 
 CHECKPOINT_KIND = "gan"
-
-
-class DivergenceError(RuntimeError):
-    """Training produced a NaN/inf loss or an exploding gradient; the last good checkpoint is kept."""
 
 
 # ---------------------------------------------------------------- optimisers and the step
@@ -55,13 +49,6 @@ def make_gan_optimizers(
 
 def _call(model: nn.Module, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
     return model(x) if labels is None else model(x, labels)
-
-
-def _grad_norm(model: nn.Module) -> torch.Tensor:
-    grads = [p.grad for p in model.parameters() if p.grad is not None]
-    if not grads:
-        return torch.zeros(())
-    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads]))
 
 
 def gan_train_step(
@@ -144,41 +131,15 @@ def _backward_and_step(loss: torch.Tensor, opt: torch.optim.Optimizer, model: nn
     """Backward, step, and return the model's gradient norm (unscaled when fp16 loss scaling is on)."""
     if scaler is None or not scaler.is_enabled():
         loss.backward()
-        norm = _grad_norm(model)
+        norm = grad_norm(model)
         opt.step()
         return norm
     scaler.scale(loss).backward()
     scaler.unscale_(opt)
-    norm = _grad_norm(model)
+    norm = grad_norm(model)
     scaler.step(opt)  # skipped by the scaler if the gradients overflowed
     scaler.update()
     return norm
-
-
-# ---------------------------------------------------------------- EMA
-
-
-class EMA:
-    r"""Exponential moving average of a model's weights:
-    :math:`\bar\theta \leftarrow \beta \bar\theta + (1-\beta)\theta`.
-
-    Sampling from the averaged generator gives smoother, better samples than the last iterate (Yazici et al. 2019,
-    arXiv:1806.04498). Buffers (batch-norm statistics) are copied. ``decay`` warms up as ``min(decay, (1+n)/(10+n))``.
-    """
-
-    def __init__(self, model: nn.Module, *, decay: float = 0.999):
-        self.decay = decay
-        self.num_updates = 0
-        self.model = copy.deepcopy(model).eval().requires_grad_(False)
-
-    @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
-        self.num_updates += 1
-        beta = min(self.decay, (1 + self.num_updates) / (10 + self.num_updates))
-        for avg, p in zip(self.model.parameters(), model.parameters(), strict=True):
-            avg.lerp_(p.detach(), 1.0 - beta)
-        for avg_b, b in zip(self.model.buffers(), model.buffers(), strict=True):
-            avg_b.copy_(b)
 
 
 # ---------------------------------------------------------------- configs and the loop
@@ -246,6 +207,11 @@ class GANRun:
         self.noise_generator = torch.Generator().manual_seed(train_config.seed + 1)
         self.step = 0
         self.history: dict[str, list[float]] = {}
+
+    @property
+    def ema_source(self) -> nn.Module:
+        """The live model the EMA follows (the training loop updates ``ema`` from it after each step)."""
+        return self.generator
 
     # -- checkpoints --
     def state(self) -> dict:
@@ -324,66 +290,25 @@ def train_gan(
     stream = StepBatches(*tensors, batch_size=cfg.batch_size, seed=cfg.seed, device=run.device)
     run.generator.train()
     run.discriminator.train()
-    bar = _progress(run.step, steps, progress)
-    start, start_step, last_saved = time.perf_counter(), run.step, run.step
-    while run.step < steps:
-        batch = stream.batch(run.step)
+
+    def step_fn(step: int) -> dict[str, float]:
+        batch = stream.batch(step)
         real, y = batch[0], (batch[1] if conditional else None)
-        stats = gan_train_step(
+        return gan_train_step(
             run.generator, run.discriminator, run.opt_g, run.opt_d, real, labels=y, loss=cfg.loss,
             z_dim=run.gan_config.z_dim, gp_weight=cfg.gp_weight, r1_weight=cfg.r1_weight, clip_value=cfg.clip_value,
             n_critic=cfg.n_critic, noise_generator=run.noise_generator, amp=cfg.amp, scaler=run.scaler,
         )  # fmt: skip
-        _check_divergence(stats, run.step, cfg.max_grad_norm, checkpoint_path, last_saved)
-        run.ema.update(run.generator)
-        run.step += 1
-        if run.step % cfg.log_every == 0 or run.step == steps:
-            for key, value in stats.items():
-                run.history.setdefault(key, []).append(value)
-            run.history.setdefault("step", []).append(float(run.step))
-        if bar is not None:
-            bar.update(1)
-            if run.step % cfg.log_every == 0:
-                bar.set_postfix(loss_d=f"{stats['loss_d']:.3f}", loss_g=f"{stats['loss_g']:.3f}")
-        out_of_time = max_seconds is not None and time.perf_counter() - start > max_seconds
-        if checkpoint_path is not None and (run.step % cfg.checkpoint_every == 0 or run.step == steps or out_of_time):
-            run.save(checkpoint_path)
-            last_saved = run.step
-        if hook is not None and (run.step % hook_every == 0 or run.step == steps or out_of_time):
-            hook(run, stats)
-        if out_of_time:
-            break
-    if bar is not None:
-        bar.close()
-    seconds = time.perf_counter() - start
-    done = (run.step - start_step) * cfg.batch_size
-    return TrainResult(run, seconds, done / seconds if seconds > 0 else float("nan"))
 
-
-def _check_divergence(stats, step, max_grad_norm, checkpoint_path, last_saved) -> None:
-    bad = [k for k, v in stats.items() if not math.isfinite(v)]
-    big = [k for k in ("grad_norm_d", "grad_norm_g") if k in stats and stats[k] > max_grad_norm]
-    if not bad and not big:
-        return
-    what = ", ".join(f"{k} = {stats[k]:.3g}" for k in bad + big)
-    kept = (
-        f"The last good checkpoint (step {last_saved}) is kept at {checkpoint_path}; resume from it with a lower "
-        "learning rate."
-        if checkpoint_path is not None and Path(checkpoint_path).exists()
-        else "No checkpoint was written yet (pass checkpoint_path= to keep your progress)."
-    )
-    raise DivergenceError(
-        f"Training diverged at step {step}: {what}. {kept} Usual fixes: lower the learning rate, use spectral "
-        "normalisation or a gradient penalty (wgan-gp, r1), or turn off mixed precision (amp=False)."
-    )
-
-
-def _progress(initial: int, total: int, enabled: bool):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=initial, desc="GAN training", unit="step")
+    result = train_loop(
+        run, step_fn, steps=steps, batch_size=cfg.batch_size, checkpoint_path=checkpoint_path,
+        checkpoint_every=cfg.checkpoint_every, log_every=cfg.log_every, max_grad_norm=cfg.max_grad_norm, hook=hook,
+        hook_every=hook_every, progress=progress, max_seconds=max_seconds, desc="GAN training",
+        postfix=("loss_d", "loss_g"),
+        fixes="lower the learning rate, use spectral normalisation or a gradient penalty (wgan-gp, r1), or turn off "
+        "mixed precision (amp=False)",
+    )  # fmt: skip
+    return TrainResult(run, result.seconds, result.examples_per_second)
 
 
 # ---------------------------------------------------------------- shipping and loading trained generators
@@ -425,7 +350,7 @@ def load_gan(path: str | Path, *, device: torch.device | str | None = None) -> L
 
 def load_shipped_gan(name: str = "gan_fashion_mnist", *, device: torch.device | str | None = None) -> LoadedGAN:
     """Load a pretrained GAN shipped with the course: ``"gan_fashion_mnist"`` or ``"cgan_fashion_mnist"``."""
-    from .data import shipped_checkpoint
+    from ..data import shipped_checkpoint
 
     return load_gan(shipped_checkpoint(name), device=device)
 

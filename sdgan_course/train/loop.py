@@ -1,0 +1,162 @@
+"""The one training loop of the course: bookkeeping only, the learning lives in each family's visible step.
+
+Every model family (GAN, toy GAN, classifier, VAE, diffusion) writes a short ``step_fn(step) -> dict[str, float]``
+that does one optimisation step on one batch and returns its statistics. :func:`train_loop` owns everything else, in
+one place and one way:
+
+- the **EMA** of the weights (if the run keeps one),
+- the **divergence guard** (a NaN/inf statistic or a gradient norm above ``max_grad_norm`` stops training; the last
+  good checkpoint is left untouched, and the error says what to do),
+- **checkpoints** (atomic, every ``checkpoint_every`` steps, at the end and when time runs out) and therefore resume,
+- the **history** of statistics, the **progress bar**, a **time budget**, and **one hook** (live plots, snapshots).
+
+A *run* is any object with ``step`` (int), ``history`` (dict of lists), ``save(path)`` and, optionally, ``ema``
+(an :class:`EMA`) and ``ema_source`` (the live model the EMA follows).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import torch
+from torch import nn
+
+
+class DivergenceError(RuntimeError):
+    """Training produced a NaN/inf loss or an exploding gradient; the last good checkpoint is kept."""
+
+
+class EMA:
+    r"""Exponential moving average of a model's weights:
+    :math:`\bar\theta \leftarrow \beta \bar\theta + (1-\beta)\theta`.
+
+    Sampling from the averaged weights gives smoother, better samples than the last iterate (GANs: Yazici et al. 2019,
+    arXiv:1806.04498; diffusion: Ho et al. 2020, arXiv:2006.11239, appendix B). Buffers (batch-norm statistics) are
+    copied. ``decay`` warms up as ``min(decay, (1+n)/(10+n))``.
+    """
+
+    def __init__(self, model: nn.Module, *, decay: float = 0.999):
+        self.decay = decay
+        self.num_updates = 0
+        self.model = copy.deepcopy(model).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        self.num_updates += 1
+        beta = min(self.decay, (1 + self.num_updates) / (10 + self.num_updates))
+        for avg, p in zip(self.model.parameters(), model.parameters(), strict=True):
+            avg.lerp_(p.detach(), 1.0 - beta)
+        for avg_b, b in zip(self.model.buffers(), model.buffers(), strict=True):
+            avg_b.copy_(b)
+
+
+def grad_norm(model: nn.Module) -> torch.Tensor:
+    """The global L2 norm of a model's gradients (0 when it has none)."""
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads]))
+
+
+def check_divergence(
+    stats: dict[str, float],
+    *,
+    step: int,
+    max_grad_norm: float,
+    checkpoint_path: str | Path | None,
+    last_saved: int,
+    fixes: str = "lower the learning rate or turn off mixed precision (amp=False)",
+) -> None:
+    """Raise :class:`DivergenceError` if a statistic is NaN/inf or a ``grad_norm*`` statistic exceeds the threshold."""
+    bad = [k for k, v in stats.items() if not math.isfinite(v)]
+    big = [k for k, v in stats.items() if k.startswith("grad_norm") and math.isfinite(v) and v > max_grad_norm]
+    if not bad and not big:
+        return
+    what = ", ".join(f"{k} = {stats[k]:.3g}" for k in bad + big)
+    kept = (
+        f"The last good checkpoint (step {last_saved}) is kept at {checkpoint_path}; resume from it with a lower "
+        "learning rate."
+        if checkpoint_path is not None and Path(checkpoint_path).exists()
+        else "No checkpoint was written yet (pass checkpoint_path= to keep your progress)."
+    )
+    raise DivergenceError(f"Training diverged at step {step}: {what}. {kept} Usual fixes: {fixes}.")
+
+
+class LoopResult(NamedTuple):
+    seconds: float  # wall time of this call
+    steps: int  # steps done in this call
+    examples_per_second: float
+
+
+def train_loop(
+    run: Any,
+    step_fn: Callable[[int], dict[str, float]],
+    *,
+    steps: int,
+    batch_size: int,
+    checkpoint_path: str | Path | None = None,
+    checkpoint_every: int = 500,
+    log_every: int = 10,
+    max_grad_norm: float = 1e4,
+    hook: Callable[[Any, dict[str, float]], None] | None = None,
+    hook_every: int = 100,
+    progress: bool = True,
+    max_seconds: float | None = None,
+    desc: str = "training",
+    postfix: tuple[str, ...] = ("loss",),
+    fixes: str = "lower the learning rate or turn off mixed precision (amp=False)",
+) -> LoopResult:
+    """Call ``step_fn(run.step)`` until ``run.step == steps``, resuming from ``run.step``; see the module docstring.
+
+    ``batch_size`` only converts steps to examples per second. ``hook(run, stats)`` runs every ``hook_every`` steps
+    and at the end; ``max_seconds`` stops (and saves) once that much wall time has passed.
+    """
+    bar = _progress(run.step, steps, progress, desc)
+    start, start_step, last_saved = time.perf_counter(), run.step, run.step
+    ema = getattr(run, "ema", None)
+    while run.step < steps:
+        stats = step_fn(run.step)
+        check_divergence(
+            stats, step=run.step, max_grad_norm=max_grad_norm, checkpoint_path=checkpoint_path,
+            last_saved=last_saved, fixes=fixes,
+        )  # fmt: skip
+        if ema is not None:
+            ema.update(run.ema_source)
+        run.step += 1
+        if run.step % log_every == 0 or run.step == steps:
+            for key, value in stats.items():
+                run.history.setdefault(key, []).append(value)
+            run.history.setdefault("step", []).append(float(run.step))
+        if bar is not None:
+            bar.update(1)
+            if run.step % log_every == 0:
+                bar.set_postfix({k: f"{stats[k]:.3f}" for k in postfix if k in stats})
+        out_of_time = max_seconds is not None and time.perf_counter() - start > max_seconds
+        if checkpoint_path is not None and (run.step % checkpoint_every == 0 or run.step == steps or out_of_time):
+            run.save(checkpoint_path)
+            last_saved = run.step
+        if hook is not None and (run.step % hook_every == 0 or run.step == steps or out_of_time):
+            hook(run, stats)
+        if out_of_time:
+            break
+    if bar is not None:
+        bar.close()
+    seconds = time.perf_counter() - start
+    done = run.step - start_step
+    return LoopResult(seconds, done, done * batch_size / seconds if seconds > 0 else float("nan"))
+
+
+def _progress(initial: int, total: int, enabled: bool, desc: str):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, unit="step")
+
+
+__all__ = ["DivergenceError", "EMA", "LoopResult", "check_divergence", "grad_norm", "train_loop"]
