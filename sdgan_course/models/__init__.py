@@ -1,0 +1,1 @@
+"""The course models, one file per family."""
