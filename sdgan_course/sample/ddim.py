@@ -1,0 +1,128 @@
+r"""DDIM: deterministic (and stochastic) sampling, and inversion (Song, Meng and Ermon 2020, arXiv:2010.02502).
+
+One step from :math:`t` to an earlier :math:`s` (their eq. 12), with :math:`\hat x_0` predicted from the noise
+estimate :math:`\hat\epsilon`:
+
+.. math:: x_s = \sqrt{\bar\alpha_s}\,\hat x_0 + \sqrt{1 - \bar\alpha_s - \sigma^2}\,\hat\epsilon + \sigma z,
+          \qquad \sigma = \eta\sqrt{\frac{1-\bar\alpha_s}{1-\bar\alpha_t}}\sqrt{1-\frac{\bar\alpha_t}{\bar\alpha_s}}
+          \quad\text{(eq. 16)}.
+
+:math:`\eta = 0` is deterministic: the same noise always gives the same image, so an image can be *encoded* by
+running the steps backwards (inversion, section 5.4). :math:`\eta = 1` gives DDPM's posterior variance
+:math:`\tilde\beta`. The same network trained for DDPM serves both: DDIM changes only the sampler.
+
+As in diffusers' ``DDIMScheduler`` (``clip_sample=True``, ``use_clipped_model_output=False``), the clipped
+:math:`\hat x_0` is used in the first term and the network's :math:`\hat\epsilon` in the second.
+
+Shape legend: B batch, C channels, H x W pixels, S sampling steps.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..schedules import NoiseSchedule, sampling_timesteps
+from .ddpm import EpsFn, SampleResult, StepOutput, _check_steps, alpha_bar_at, initial_noise, predict_x0
+
+
+def ddim_sigma(schedule: NoiseSchedule, t: int, t_prev: int, eta: float, like: torch.Tensor) -> torch.Tensor:
+    r""":math:`\sigma_t(\eta)` of Song et al. eq. 16 for the step ``t -> t_prev``."""
+    ab_t, ab_prev = alpha_bar_at(schedule, t, like), alpha_bar_at(schedule, t_prev, like)
+    return eta * ((1 - ab_prev) / (1 - ab_t) * (1 - ab_t / ab_prev)).clamp(min=0).sqrt()
+
+
+def ddim_step(
+    schedule: NoiseSchedule,
+    eps: torch.Tensor,
+    xt: torch.Tensor,
+    t: int,
+    t_prev: int,
+    *,
+    eta: float = 0.0,
+    clip_x0: bool = True,
+    rng: torch.Generator | None = None,
+    noise: torch.Tensor | None = None,
+) -> StepOutput:
+    """One DDIM step from ``t`` to ``t_prev`` (``-1`` = the clean image); see the module docstring."""
+    if not -1 <= t_prev < t:
+        raise ValueError(f"A DDIM step goes to an earlier timestep: got t = {t}, t_prev = {t_prev}.")
+    if eta < 0:
+        raise ValueError(f"eta must be >= 0 (0 = deterministic DDIM, 1 = DDPM's variance), got {eta}.")
+    ab_prev = alpha_bar_at(schedule, t_prev, xt)
+    x0 = predict_x0(xt, eps, alpha_bar_at(schedule, t, xt))
+    if clip_x0:
+        x0 = x0.clamp(-1, 1)
+    sigma = ddim_sigma(schedule, t, t_prev, eta, xt)
+    prev = ab_prev.sqrt() * x0 + (1 - ab_prev - sigma**2).clamp(min=0).sqrt() * eps  # eq. 12, without the noise
+    if eta > 0 and t_prev >= 0:
+        if noise is None:
+            noise = torch.randn(xt.shape, generator=rng, dtype=xt.dtype).to(xt.device)
+        prev = prev + sigma * noise
+    return StepOutput(prev, x0)
+
+
+@torch.no_grad()
+def ddim_sample(
+    eps_fn: EpsFn,
+    shape: tuple[int, ...],
+    schedule: NoiseSchedule,
+    *,
+    num_steps: int = 50,
+    eta: float = 0.0,
+    clip_x0: bool = True,
+    spacing: str = "quadratic",
+    rng: torch.Generator | None = None,
+    device: torch.device | str = "cpu",
+    x_start: torch.Tensor | None = None,
+    start_step: int = 0,
+    keep_trajectory: bool = False,
+) -> SampleResult:
+    """Draw images of ``shape`` with ``num_steps`` DDIM steps (``num_steps`` network evaluations).
+
+    ``x_start`` replaces the initial noise; with ``start_step = k`` the first k timesteps are skipped (SDEdit-style
+    image-to-image starts from a noised image at a middle timestep). Returns images in [-1, 1].
+    """
+    num_steps = _check_steps(num_steps, schedule)
+    timesteps = sampling_timesteps(num_steps, schedule.num_steps, spacing=spacing)[start_step:]
+    x = initial_noise(shape, rng=rng, device=device) if x_start is None else x_start
+    traj, preds = [], []
+    for i, t in enumerate(timesteps.tolist()):
+        t_prev = timesteps[i + 1].item() if i + 1 < len(timesteps) else -1
+        t_batch = torch.full((x.shape[0],), t, device=x.device, dtype=torch.long)  # (B,)
+        step = ddim_step(schedule, eps_fn(x, t_batch), x, t, t_prev, eta=eta, clip_x0=clip_x0, rng=rng)
+        if keep_trajectory:
+            traj.append(x.cpu())
+            preds.append(step.x0.cpu())
+        x = step.prev
+    return SampleResult(x.clamp(-1, 1), traj, preds, timesteps)
+
+
+@torch.no_grad()
+def ddim_invert(
+    eps_fn: EpsFn,
+    x0: torch.Tensor,
+    schedule: NoiseSchedule,
+    *,
+    num_steps: int = 50,
+    spacing: str = "quadratic",
+) -> torch.Tensor:
+    r"""Deterministic encoding: run the :math:`\eta = 0` steps backwards, from the image to noise (Song et al.,
+    section 5.4). Each step moves from :math:`s` to a later :math:`t`, reusing the noise estimate made at :math:`s`:
+    :math:`x_t = \sqrt{\bar\alpha_t}\,\hat x_0(x_s) + \sqrt{1-\bar\alpha_t}\,\hat\epsilon(x_s, s)`.
+    Returns :math:`x_T` (B, C, H, W); :func:`ddim_sample` with ``x_start`` and the same steps decodes it back."""
+    num_steps = _check_steps(num_steps, schedule)
+    timesteps = sampling_timesteps(num_steps, schedule.num_steps, spacing=spacing).flip(0).tolist()  # ascending
+    x = x0
+    previous = -1
+    for t in timesteps:
+        s = max(previous, 0)  # the noise estimate is made at the current (less noisy) level
+        s_batch = torch.full((x.shape[0],), s, device=x.device, dtype=torch.long)
+        eps = eps_fn(x, s_batch)
+        ab_s, ab_t = alpha_bar_at(schedule, previous, x), alpha_bar_at(schedule, t, x)
+        x0_hat = predict_x0(x, eps, ab_s) if previous >= 0 else x
+        x = ab_t.sqrt() * x0_hat + (1 - ab_t).sqrt() * eps
+        previous = t
+    return x
+
+
+__all__ = ["ddim_invert", "ddim_sample", "ddim_sigma", "ddim_step"]

@@ -1,0 +1,91 @@
+"""Batched generation from a trained diffusion model: one entry point over every sampler and guidance scale.
+
+``generate_diffusion`` is what the command line (``sample ddpm``), the benchmarks and the notebooks call; the
+samplers themselves (:mod:`.ddpm`, :mod:`.ddim`, :mod:`.dpm_solver`) and guidance (:mod:`.guidance`) stay small.
+
+Shape legend: N images, B batch, C channels, H x W pixels.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..schedules import NoiseSchedule
+from .ddim import ddim_sample
+from .ddpm import VARIANCES, ddpm_sample
+from .dpm_solver import dpm_solver_sample
+from .guidance import classifier_free_guidance, model_eps_fn
+
+SAMPLERS = ("ddpm", "ddim", "dpm-solver")
+DEFAULT_STEPS = {"ddpm": 1000, "ddim": 50, "dpm-solver": 15}
+
+
+def check_sampler(sampler: str, steps: int | None, schedule: NoiseSchedule) -> int:
+    """Validate a sampler name and step count (default: the sampler's usual count); return the step count."""
+    if sampler not in SAMPLERS:
+        raise ValueError(f"Unknown sampler {sampler!r}. Valid samplers: {', '.join(SAMPLERS)}.")
+    steps = min(DEFAULT_STEPS[sampler], schedule.num_steps) if steps is None else steps
+    if not 1 <= steps <= schedule.num_steps:
+        raise ValueError(
+            f"--steps must be between 1 and {schedule.num_steps} (the model's training steps T), got {steps}."
+        )
+    return steps
+
+
+@torch.no_grad()
+def generate_diffusion(
+    model: nn.Module,
+    schedule: NoiseSchedule,
+    n: int,
+    *,
+    shape: tuple[int, int, int] = (1, 28, 28),
+    labels: torch.Tensor | int | None = None,
+    sampler: str = "ddim",
+    steps: int | None = None,
+    eta: float = 0.0,
+    variance: str = "small",
+    guidance: float = 1.0,
+    prediction: str = "eps",
+    rng: torch.Generator | None = None,
+    batch_size: int = 250,
+) -> torch.Tensor:
+    """Draw ``n`` images (n, C, H, W) in [-1, 1] on the CPU; ``shape`` is one image's (C, H, W).
+
+    ``labels`` (an int or (n,)) for a class-conditional model, sampled with classifier-free ``guidance`` (1 = plain
+    conditional, 0 = unconditional). ``sampler`` is ``"ddpm"``, ``"ddim"`` (with ``eta``) or ``"dpm-solver"``.
+    """
+    steps = check_sampler(sampler, steps, schedule)
+    if variance not in VARIANCES:
+        raise ValueError(f"Unknown DDPM variance {variance!r}: use 'small' or 'large'.")
+    device = next(model.parameters()).device
+    num_classes = getattr(model.config, "num_classes", 0)
+    if isinstance(labels, int):
+        labels = torch.full((n,), labels, dtype=torch.long)
+    if labels is not None:
+        if num_classes == 0:
+            raise ValueError("This diffusion model is unconditional: it cannot draw a given class (no labels).")
+        if labels.min() < 0 or labels.max() >= num_classes:
+            raise ValueError(f"Labels must be in 0..{num_classes - 1}, got {labels.min()}..{labels.max()}.")
+    out = []
+    for start in range(0, n, batch_size):
+        m = min(batch_size, n - start)
+        y = None if labels is None else labels[start : start + m].to(device)  # (B,)
+        if y is None:
+            eps_fn = model_eps_fn(model, schedule=schedule, prediction=prediction)
+        else:
+            eps_fn = classifier_free_guidance(
+                model, y, scale=guidance, null_label=model.config.null_label, schedule=schedule, prediction=prediction
+            )
+        kwargs = dict(rng=rng, device=device)
+        if sampler == "ddpm":
+            result = ddpm_sample(eps_fn, (m, *shape), schedule, num_steps=steps, variance=variance, **kwargs)
+        elif sampler == "ddim":
+            result = ddim_sample(eps_fn, (m, *shape), schedule, num_steps=steps, eta=eta, **kwargs)
+        else:
+            result = dpm_solver_sample(eps_fn, (m, *shape), schedule, num_steps=steps, **kwargs)
+        out.append(result.images.float().cpu())  # (B, C, H, W)
+    return torch.cat(out)  # (n, C, H, W)
+
+
+__all__ = ["DEFAULT_STEPS", "SAMPLERS", "check_sampler", "generate_diffusion"]

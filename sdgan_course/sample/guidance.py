@@ -1,0 +1,83 @@
+r"""From a network to the noise-prediction function a sampler needs, with classifier-free guidance.
+
+Classifier-free guidance (Ho and Salimans 2022, arXiv:2207.12598) trains one network on labelled and on "null"
+inputs, then mixes its conditional and unconditional estimates at sampling time:
+
+.. math:: \tilde\epsilon = \epsilon_\theta(x_t, \varnothing) + s\,\big(\epsilon_\theta(x_t, y) -
+          \epsilon_\theta(x_t, \varnothing)\big).
+
+:math:`s = 0` is the unconditional model, :math:`s = 1` the conditional one, :math:`s > 1` pushes the samples towards
+what the label (or prompt) makes likely, trading diversity for fidelity. This is diffusers' ``guidance_scale``; the
+paper writes :math:`\tilde\epsilon = (1+w)\epsilon(x, y) - w\,\epsilon(x, \varnothing)`, the same with :math:`s = 1 + w`.
+A *negative* label or prompt replaces :math:`\varnothing` by what the samples should move away from.
+
+Shape legend: B batch, C channels, H x W pixels.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..schedules import NoiseSchedule
+from .ddpm import EpsFn
+
+
+def model_eps_fn(
+    model: nn.Module,
+    *,
+    labels: torch.Tensor | None = None,
+    schedule: NoiseSchedule | None = None,
+    prediction: str = "eps",
+    **model_kwargs,
+) -> EpsFn:
+    """``eps_fn(x_t, t)`` of a network without guidance; a v-predicting network is converted with ``schedule``."""
+    if prediction != "eps" and schedule is None:
+        raise ValueError("A v-prediction model needs its schedule to give noise estimates: pass schedule=.")
+
+    def eps_fn(xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        y = None if labels is None else labels.to(xt.device)
+        out = model(xt, t, y, **model_kwargs) if y is not None else model(xt, t, **model_kwargs)
+        out = out.float()
+        return out if prediction == "eps" else schedule.to_eps(prediction, xt, t, out)
+
+    return eps_fn
+
+
+def guided_eps(eps_cond: torch.Tensor, eps_uncond: torch.Tensor, scale: float) -> torch.Tensor:
+    r""":math:`\epsilon_u + s(\epsilon_c - \epsilon_u)` (Ho and Salimans 2022, eq. 6 with :math:`s = 1 + w`)."""
+    return eps_uncond + scale * (eps_cond - eps_uncond)
+
+
+def classifier_free_guidance(
+    model: nn.Module,
+    labels: torch.Tensor,
+    *,
+    scale: float,
+    null_label: int,
+    negative_labels: torch.Tensor | None = None,
+    schedule: NoiseSchedule | None = None,
+    prediction: str = "eps",
+) -> EpsFn:
+    """``eps_fn(x_t, t)`` with classifier-free guidance for a class-conditional U-Net.
+
+    ``labels`` (B,) are the requested classes, ``null_label`` the model's "no class" index; ``negative_labels`` (B,)
+    replace the null class in the unconditional branch. Both estimates come from one batched forward pass.
+    """
+    labels = labels.long()
+    negative = torch.full_like(labels, null_label) if negative_labels is None else negative_labels.long()
+    if scale == 1.0:
+        return model_eps_fn(model, labels=labels, schedule=schedule, prediction=prediction)
+    if scale == 0.0:
+        return model_eps_fn(model, labels=negative, schedule=schedule, prediction=prediction)
+    both_fn = model_eps_fn(model, labels=torch.cat([labels, negative]), schedule=schedule, prediction=prediction)
+
+    def eps_fn(xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        eps = both_fn(torch.cat([xt, xt]), torch.cat([t, t]))  # (2B, C, H, W): one forward pass
+        eps_cond, eps_uncond = eps.chunk(2)
+        return guided_eps(eps_cond, eps_uncond, scale)
+
+    return eps_fn
+
+
+__all__ = ["classifier_free_guidance", "guided_eps", "model_eps_fn"]

@@ -1,0 +1,281 @@
+r"""Training a diffusion model: one visible step (noise an image, predict the noise, regress), on the shared loop.
+
+The step is Algorithm 1 of Ho et al. 2020 (arXiv:2006.11239): draw :math:`x_0` from the data, :math:`t \sim
+\mathcal{U}\{0..T-1\}` and :math:`\epsilon \sim \mathcal{N}(0, I)`, form :math:`x_t = \sqrt{\bar\alpha_t}x_0 +
+\sqrt{1-\bar\alpha_t}\epsilon` and take a gradient step on the simplified loss
+:math:`\lVert \epsilon - \epsilon_\theta(x_t, t) \rVert^2` (their eq. 14), or on the v-prediction loss (Salimans and
+Ho 2022). For classifier-free guidance the label is replaced by the null class with probability ``p_uncond`` (Ho and
+Salimans 2022, arXiv:2207.12598, Algorithm 1), so one network learns both estimates.
+
+Shape legend: B batch, C channels, H x W pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ..data import StepBatches
+from ..device import amp_dtype, autocast
+from ..losses.diffusion import diffusion_loss
+from ..models.unet import UNet, UNetConfig
+from ..schedules import NoiseSchedule
+from .loop import EMA, grad_norm, train_loop
+
+CHECKPOINT_KIND = "ddpm"
+
+
+@dataclass(frozen=True)
+class DiffusionTrainConfig:
+    """How to train a diffusion model (the network is a :class:`~sdgan_course.models.unet.UNetConfig`)."""
+
+    dataset: str = "fashion_mnist"
+    schedule: str = "linear"
+    num_train_steps: int = 1000  # T
+    prediction: str = "eps"  # "eps" (Ho et al. 2020) or "v" (Salimans and Ho 2022)
+    p_uncond: float = 0.1  # label dropout for classifier-free guidance (0 for an unconditional model)
+    steps: int = 4000
+    batch_size: int = 128
+    lr: float = 4e-4
+    warmup_steps: int = 200
+    max_grad_clip: float = 1.0  # gradient clipping, as in Ho et al.'s code
+    ema_decay: float = 0.999
+    amp: bool = True
+    seed: int = 0
+    train_limit: int | None = None
+    checkpoint_every: int = 250
+    log_every: int = 10
+    max_grad_norm: float = 1e4  # the divergence guard's threshold (before clipping)
+
+    def __post_init__(self):
+        if self.prediction not in ("eps", "v"):
+            raise ValueError(f"Unknown prediction type {self.prediction!r}: use 'eps' or 'v'.")
+        if not 0 <= self.p_uncond < 1:
+            raise ValueError(f"p_uncond must be in [0, 1), got {self.p_uncond}.")
+
+    @classmethod
+    def preset(cls, profile: str, **overrides) -> DiffusionTrainConfig:
+        sizes = {
+            "ci": dict(steps=20, batch_size=32, train_limit=2_000, checkpoint_every=10, log_every=2, warmup_steps=5),
+            "cpu": dict(steps=4_000, batch_size=128),
+            "gpu": dict(steps=40_000, batch_size=256, checkpoint_every=2_000),
+        }
+        if profile not in sizes:
+            raise ValueError(f"Unknown profile {profile!r}. Valid profiles: {', '.join(sizes)}.")
+        return cls(**{**sizes[profile], **overrides})
+
+    def make_schedule(self) -> NoiseSchedule:
+        return NoiseSchedule.from_name(self.schedule, self.num_train_steps)
+
+
+def drop_labels(labels: torch.Tensor, p_uncond: float, null_label: int, *, rng: torch.Generator | None = None):
+    """Replace each label by ``null_label`` with probability ``p_uncond`` (classifier-free guidance training)."""
+    if p_uncond <= 0:
+        return labels
+    drop = torch.rand(labels.shape, generator=rng) < p_uncond  # (B,) on the CPU, where rng lives
+    return torch.where(drop.to(labels.device), torch.full_like(labels, null_label), labels)
+
+
+def diffusion_train_step(
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    x0: torch.Tensor,
+    schedule: NoiseSchedule,
+    *,
+    labels: torch.Tensor | None = None,
+    prediction: str = "eps",
+    p_uncond: float = 0.0,
+    max_grad_clip: float | None = 1.0,
+    rng: torch.Generator | None = None,
+    amp: bool = False,
+) -> dict[str, float]:
+    r"""One step of Algorithm 1 (Ho et al. 2020) with optional label dropout. Returns ``{"loss", "grad_norm"}``.
+
+    ``x0`` (B, C, H, W) in [-1, 1]; ``labels`` (B,) for a class-conditional model (``model.config.null_label`` is used
+    for the dropped ones); ``rng`` draws t, the noise and the dropout (on the CPU, so runs are reproducible).
+    """
+    device = x0.device
+    if labels is not None:
+        labels = drop_labels(labels, p_uncond, model.config.null_label, rng=rng)
+    with autocast(device, amp and amp_dtype(device) is not None):
+        loss = diffusion_loss(model, x0, schedule, labels=labels, prediction=prediction, rng=rng)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    norm = grad_norm(model)
+    if max_grad_clip:
+        nn.utils.clip_grad_norm_(model.parameters(), max_grad_clip)
+    opt.step()
+    values = torch.stack([loss.detach().float(), norm.to(device)]).tolist()  # one device sync
+    return {"loss": values[0], "grad_norm": values[1]}
+
+
+class DiffusionRun:
+    """A diffusion training run: U-Net, its EMA, optimiser, LR warm-up, step counter, history and RNG state."""
+
+    def __init__(self, unet_config: UNetConfig, train_config: DiffusionTrainConfig, *, device="cpu"):
+        self.unet_config, self.train_config = unet_config, train_config
+        self.device = torch.device(device)
+        torch.manual_seed(train_config.seed)  # weights are initialised reproducibly
+        self.model = UNet(unet_config).to(self.device)
+        self.ema = EMA(self.model, decay=train_config.ema_decay)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=train_config.lr)
+        warmup = max(1, train_config.warmup_steps)
+        self.lr_schedule = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: min(1.0, (s + 1) / warmup))
+        self.schedule = train_config.make_schedule()
+        self.rng = torch.Generator().manual_seed(train_config.seed + 1)
+        self.step = 0
+        self.history: dict[str, list[float]] = {}
+
+    @property
+    def ema_source(self) -> nn.Module:
+        return self.model
+
+    def state(self) -> dict:
+        return {
+            "unet_config": asdict(self.unet_config),
+            "train_config": asdict(self.train_config),
+            "step": self.step,
+            "model": self.model.state_dict(),
+            "ema_model": self.ema.model.state_dict(),
+            "ema_updates": self.ema.num_updates,
+            "opt": self.opt.state_dict(),
+            "lr_schedule": self.lr_schedule.state_dict(),
+            "rng": self.rng.get_state(),
+            "history": self.history,
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Atomically save the whole run (resumable)."""
+        return save_checkpoint(path, self.state(), kind=CHECKPOINT_KIND)
+
+    @classmethod
+    def load(cls, path, *, device="cpu", train_config: DiffusionTrainConfig | None = None) -> DiffusionRun:
+        """Rebuild a run from :meth:`save`'s file; ``train_config`` may extend e.g. ``steps``."""
+        ckpt = load_checkpoint(path, kind=CHECKPOINT_KIND)
+        if "opt" not in ckpt:
+            raise CheckpointError(f"{path} holds only sampling weights (a shipped model): it cannot be resumed.")
+        run = cls(UNetConfig(**ckpt["unet_config"]), train_config or DiffusionTrainConfig(**ckpt["train_config"]),
+                  device=device)  # fmt: skip
+        try:
+            run.model.load_state_dict(ckpt["model"])
+            run.ema.model.load_state_dict(ckpt["ema_model"])
+        except RuntimeError as err:
+            raise CheckpointError(f"{path} does not match the U-Net its config describes: {err}") from err
+        run.opt.load_state_dict(ckpt["opt"])
+        run.lr_schedule.load_state_dict(ckpt["lr_schedule"])
+        run.ema.num_updates = ckpt["ema_updates"]
+        run.rng.set_state(ckpt["rng"])
+        run.step, run.history = ckpt["step"], ckpt["history"]
+        return run
+
+
+class DiffusionTrainResult(NamedTuple):
+    run: DiffusionRun
+    seconds: float
+    images_per_second: float
+
+
+def train_diffusion(
+    run: DiffusionRun,
+    images: torch.Tensor,
+    labels: torch.Tensor | None = None,
+    *,
+    steps: int | None = None,
+    checkpoint_path: str | Path | None = None,
+    hook=None,
+    hook_every: int = 100,
+    progress: bool = True,
+    max_seconds: float | None = None,
+) -> DiffusionTrainResult:
+    """Train ``run`` to ``steps`` (default: the config's) on ``images`` (N, C, H, W) in [-1, 1], through the loop."""
+    cfg = run.train_config
+    steps = cfg.steps if steps is None else steps
+    conditional = run.unet_config.num_classes > 0
+    if conditional and labels is None:
+        raise ValueError("This diffusion model is class-conditional (num_classes > 0): pass the dataset's labels.")
+    if images.shape[1] != run.unet_config.in_channels:
+        raise ValueError(
+            f"The U-Net expects {run.unet_config.in_channels} channels, the images have {images.shape[1]}."
+        )
+    tensors = (images, labels) if conditional else (images,)
+    stream = StepBatches(*tensors, batch_size=cfg.batch_size, seed=cfg.seed, device=run.device)
+    run.model.train()
+
+    def step_fn(step: int) -> dict[str, float]:
+        batch = stream.batch(step)
+        stats = diffusion_train_step(
+            run.model, run.opt, batch[0], run.schedule, labels=batch[1] if conditional else None,
+            prediction=cfg.prediction, p_uncond=cfg.p_uncond if conditional else 0.0,
+            max_grad_clip=cfg.max_grad_clip, rng=run.rng, amp=cfg.amp,
+        )  # fmt: skip
+        run.lr_schedule.step()
+        return stats
+
+    result = train_loop(
+        run, step_fn, steps=steps, batch_size=cfg.batch_size, checkpoint_path=checkpoint_path,
+        checkpoint_every=cfg.checkpoint_every, log_every=cfg.log_every, max_grad_norm=cfg.max_grad_norm, hook=hook,
+        hook_every=hook_every, progress=progress, max_seconds=max_seconds, desc="diffusion training",
+    )  # fmt: skip
+    return DiffusionTrainResult(run, result.seconds, result.examples_per_second)
+
+
+def with_steps(config: DiffusionTrainConfig, steps: int) -> DiffusionTrainConfig:
+    return replace(config, steps=steps)
+
+
+# ---------------------------------------------------------------- shipping and loading
+
+
+class LoadedDiffusion(NamedTuple):
+    model: UNet  # the EMA weights, in eval mode
+    schedule: NoiseSchedule
+    config: UNetConfig
+    prediction: str
+    step: int
+
+
+def export_diffusion(run: DiffusionRun, path: str | Path, **info) -> Path:
+    """Save only what sampling needs (EMA U-Net + configs): a small, shippable file."""
+    state = {
+        "unet_config": asdict(run.unet_config),
+        "train_config": asdict(run.train_config),
+        "step": run.step,
+        "ema_model": run.ema.model.state_dict(),
+        "info": info,
+    }
+    return save_checkpoint(path, state, kind=CHECKPOINT_KIND)
+
+
+def load_diffusion(path: str | Path, *, device=None) -> LoadedDiffusion:
+    """Load a diffusion checkpoint (a training run or an exported one) for sampling, with its EMA weights."""
+    ckpt = load_checkpoint(path, kind=CHECKPOINT_KIND)
+    config = UNetConfig(**ckpt["unet_config"])
+    train_config = DiffusionTrainConfig(**ckpt["train_config"])
+    model = UNet(config)
+    try:
+        model.load_state_dict(ckpt["ema_model"])
+    except RuntimeError as err:
+        raise CheckpointError(f"{path} does not match the U-Net its config describes: {err}") from err
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    return LoadedDiffusion(model.to(device).eval(), train_config.make_schedule(), config, train_config.prediction,
+                           ckpt["step"])  # fmt: skip
+
+
+__all__ = [
+    "CHECKPOINT_KIND",
+    "DiffusionRun",
+    "DiffusionTrainConfig",
+    "DiffusionTrainResult",
+    "LoadedDiffusion",
+    "diffusion_train_step",
+    "drop_labels",
+    "export_diffusion",
+    "load_diffusion",
+    "train_diffusion",
+    "with_steps",
+]
