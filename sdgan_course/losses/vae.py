@@ -73,7 +73,8 @@ def _flat_sum(t: torch.Tensor) -> torch.Tensor:
 
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     r""":math:`D_{KL}(\mathcal{N}(\mu, \sigma^2) \| \mathcal{N}(0, I)) = \frac12 \sum_j (\mu_j^2 + \sigma_j^2 - 1 -
-    \log\sigma_j^2)` per example (Kingma and Welling 2013, appendix B, negated). ``mu``, ``logvar``: (B, ...) -> (B,)."""
+    \log\sigma_j^2)` per example (Kingma and Welling 2013, appendix B, negated).
+    ``mu``, ``logvar``: (B, ...) -> (B,)."""
     if mu.shape != logvar.shape:
         raise ValueError(f"mu and logvar must have the same shape, got {tuple(mu.shape)} and {tuple(logvar.shape)}.")
     return 0.5 * _flat_sum(mu.float() ** 2 + logvar.float().exp() - 1.0 - logvar.float())
@@ -121,7 +122,8 @@ def bernoulli_nll(logits: torch.Tensor, target01: torch.Tensor) -> torch.Tensor:
 def gaussian_nll(mean: torch.Tensor, target: torch.Tensor, *, sigma: float = 0.1) -> torch.Tensor:
     r""":math:`-\log \mathcal{N}(x; \hat x, \sigma^2 I) = \sum_i \frac{(x_i - \hat x_i)^2}{2\sigma^2} + \log\sigma +
     \frac12\log 2\pi` per example (B,), in nats (a density: it depends on ``sigma`` and the pixel scale)."""
-    return _flat_sum((target.float() - mean.float()) ** 2 / (2 * sigma**2) + math.log(sigma) + 0.5 * math.log(2 * math.pi))
+    sq = (target.float() - mean.float()) ** 2  # (B, C, H, W)
+    return _flat_sum(sq / (2 * sigma**2) + math.log(sigma) + 0.5 * math.log(2 * math.pi))
 
 
 def bits_per_dim(nats: torch.Tensor | float, num_dims: int) -> torch.Tensor | float:
@@ -254,8 +256,8 @@ def autoencoder_loss(
 
 def patch_discriminator_loss(discriminator: nn.Module, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
     r"""The patch discriminator's hinge loss on real ``x`` and **detached** reconstructions:
-    :math:`\tfrac12(\mathbb{E}[\mathrm{relu}(1 - D(x))] + \mathbb{E}[\mathrm{relu}(1 + D(\hat x))])`, averaged over every
-    patch logit (CompVis ``hinge_d_loss``)."""
+    :math:`\tfrac12(\mathbb{E}[\mathrm{relu}(1 - D(x))] + \mathbb{E}[\mathrm{relu}(1 + D(\hat x))])`, averaged over
+    every patch logit (CompVis ``hinge_d_loss``)."""
     return 0.5 * discriminator_loss("hinge", discriminator(x.detach()), discriminator(x_hat.detach()))
 
 

@@ -290,7 +290,9 @@ class KLAutoencoder(nn.Module):
         return self.conv_out(self.decoder(z))  # (B, c, h, w) -> (B, C, H, W)
 
     def forward(self, x: torch.Tensor, *, sample: bool = True, rng: torch.Generator | None = None):
-        """Reconstruct: decode a posterior sample (``sample=True``, training) or the mean. Returns (x_hat, posterior)."""
+        """Reconstruct: decode a posterior sample (``sample=True``, training) or the mean.
+
+        Returns (x_hat, posterior)."""
         posterior = self.encode(x)
         z = posterior.sample(rng=rng) if sample else posterior.mean  # (B, c, h, w)
         return self.decode(z), posterior
