@@ -113,7 +113,7 @@ class NoiseSchedule:
         return len(self.betas)
 
     def snr(self) -> torch.Tensor:
-        r""":math:`\mathrm{SNR}(t) = \bar\alpha_t/(1-\bar\alpha_t)`, (T,) float64 (infinite where :math:`\bar\alpha=1`)."""
+        r""":math:`\mathrm{SNR}(t) = \bar\alpha_t/(1-\bar\alpha_t)`, (T,) float64."""
         ab = self.alpha_bar.double()
         return ab / (1 - ab)
 
@@ -134,7 +134,7 @@ class NoiseSchedule:
         return out.view(-1, *([1] * (like.ndim - 1)))  # (B, 1, 1, 1)
 
     def q_moments(self, x0: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        r"""Mean and variance of :math:`q(x_t \mid x_0)` (Ho et al. eq. 4): ``(sqrt(alpha_bar_t) x0, 1 - alpha_bar_t)``."""
+        r"""Mean and variance of :math:`q(x_t \mid x_0)` (Ho et al. eq. 4): ``(sqrt(ab_t) x0, 1 - ab_t)``."""
         ab = self._at(self.alpha_bar, t, x0)
         return ab.sqrt() * x0, 1 - ab
 
@@ -176,7 +176,7 @@ class NoiseSchedule:
         return ab.sqrt() * eps - (1 - ab).sqrt() * x0
 
     def eps_from_velocity(self, xt: torch.Tensor, t: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        r""":math:`\hat\epsilon = \sqrt{1-\bar\alpha_t}\,x_t + \sqrt{\bar\alpha_t}\,\hat v` (from the definition of v)."""
+        r""":math:`\hat\epsilon = \sqrt{1-\bar\alpha_t}\,x_t + \sqrt{\bar\alpha_t}\,\hat v` (from v's definition)."""
         ab = self._at(self.alpha_bar, t, xt)
         return (1 - ab).sqrt() * xt + ab.sqrt() * v
 

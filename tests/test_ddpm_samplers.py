@@ -47,8 +47,15 @@ def test_few_steps_shrink_the_spread_and_quadratic_spacing_helps():
     s = NoiseSchedule.from_name("linear", 1000)
     spread = {}
     for spacing in ("trailing", "quadratic"):
-        out = ddim_sample(gaussian_oracle(s, 0.1, 0.3), (4000, 1, 1, 1), s, num_steps=10, spacing=spacing,
-                          rng=torch.Generator().manual_seed(0), clip_x0=False).images  # fmt: skip
+        out = ddim_sample(
+            gaussian_oracle(s, 0.1, 0.3),
+            (4000, 1, 1, 1),
+            s,
+            num_steps=10,
+            spacing=spacing,
+            rng=torch.Generator().manual_seed(0),
+            clip_x0=False,
+        ).images
         spread[spacing] = out.std().item()
     assert spread["trailing"] < spread["quadratic"] < 0.3
 
@@ -162,9 +169,13 @@ def test_ddim_step_matches_diffusers(eta):
 def test_dpm_solver_matches_diffusers():
     ours = NoiseSchedule.from_name("linear", 1000)
     ref = diffusers.DPMSolverMultistepScheduler(
-        num_train_timesteps=1000, algorithm_type="dpmsolver++", solver_order=2, timestep_spacing="trailing",
-        final_sigmas_type="zero", lower_order_final=True,
-    )  # fmt: skip
+        num_train_timesteps=1000,
+        algorithm_type="dpmsolver++",
+        solver_order=2,
+        timestep_spacing="trailing",
+        final_sigmas_type="zero",
+        lower_order_final=True,
+    )
     ref.set_timesteps(10)
     assert ref.timesteps.tolist() == sampling_timesteps(10, 1000, spacing="trailing").tolist()
     eps_fn = gaussian_oracle(ours, 0.2, 0.4)

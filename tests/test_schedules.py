@@ -96,7 +96,9 @@ def test_bad_input():
     with pytest.raises(ValueError, match="Valid schedules"):
         NoiseSchedule.from_name("quadratic")
     with pytest.raises(ValueError, match="Timesteps must be in 0..999"):
-        NoiseSchedule.from_name("linear").add_noise(torch.zeros(1, 1, 2, 2), torch.zeros(1, 1, 2, 2), torch.tensor([1000]))
+        NoiseSchedule.from_name("linear").add_noise(
+            torch.zeros(1, 1, 2, 2), torch.zeros(1, 1, 2, 2), torch.tensor([1000])
+        )
 
 
 diffusers = pytest.importorskip("diffusers", reason="diffusers is the test-only reference (pip install -e '.[dev]')")

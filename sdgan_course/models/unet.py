@@ -54,7 +54,6 @@ class UNetConfig:
         if bad:
             raise ValueError(f"attention_levels {bad} do not exist: levels are 0..{len(self.channel_mults) - 1}.")
 
-
     @classmethod
     def preset(cls, profile: str, **overrides) -> UNetConfig:
         """The U-Net size for a profile (``ci``, ``cpu``, ``gpu``), with ``overrides`` applied."""

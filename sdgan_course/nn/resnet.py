@@ -23,7 +23,7 @@ def group_norm(channels: int, groups: int = 8) -> nn.GroupNorm:
 
 
 class ResBlock(nn.Module):
-    """``x + F(x, temb)`` with the time embedding added between the two convolutions: (B, C_in, H, W) -> (B, C_out, H, W)."""
+    """``x + F(x, temb)``, the time embedding added between the convolutions: (B, C_in, H, W) -> (B, C_out, H, W)."""
 
     def __init__(self, in_channels: int, out_channels: int, *, temb_dim: int, dropout: float = 0.0, groups: int = 8):
         super().__init__()
@@ -56,7 +56,7 @@ class Downsample(nn.Module):
 
 
 class Upsample(nn.Module):
-    """Nearest-neighbour upsampling to ``size`` (the skip connection's size, so odd sizes such as 7 work), then 3x3 conv."""
+    """Nearest-neighbour upsampling to ``size`` (the skip's size, so odd sizes such as 7 work), then a 3x3 conv."""
 
     def __init__(self, channels: int):
         super().__init__()

@@ -8,7 +8,8 @@ inputs, then mixes its conditional and unconditional estimates at sampling time:
 
 :math:`s = 0` is the unconditional model, :math:`s = 1` the conditional one, :math:`s > 1` pushes the samples towards
 what the label (or prompt) makes likely, trading diversity for fidelity. This is diffusers' ``guidance_scale``; the
-paper writes :math:`\tilde\epsilon = (1+w)\epsilon(x, y) - w\,\epsilon(x, \varnothing)`, the same with :math:`s = 1 + w`.
+paper writes :math:`\tilde\epsilon = (1+w)\epsilon(x, y) - w\,\epsilon(x, \varnothing)`: the same, with
+:math:`s = 1 + w`.
 A *negative* label or prompt replaces :math:`\varnothing` by what the samples should move away from.
 
 Shape legend: B batch, C channels, H x W pixels.

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from ..data import StepBatches
+from ..data.batches import StepBatches
 from ..device import amp_dtype, autocast
 from ..losses.diffusion import diffusion_loss
 from ..models.unet import UNet, UNetConfig
@@ -35,6 +35,7 @@ class DiffusionTrainConfig:
     """How to train a diffusion model (the network is a :class:`~sdgan_course.models.unet.UNetConfig`)."""
 
     dataset: str = "fashion_mnist"
+    image_shape: tuple[int, int, int] = (1, 28, 28)  # (C, H, W) of one training image: what sampling draws
     schedule: str = "linear"
     num_train_steps: int = 1000  # T
     prediction: str = "eps"  # "eps" (Ho et al. 2020) or "v" (Salimans and Ho 2022)
@@ -53,6 +54,7 @@ class DiffusionTrainConfig:
     max_grad_norm: float = 1e4  # the divergence guard's threshold (before clipping)
 
     def __post_init__(self):
+        object.__setattr__(self, "image_shape", tuple(self.image_shape))
         if self.prediction not in ("eps", "v"):
             raise ValueError(f"Unknown prediction type {self.prediction!r}: use 'eps' or 'v'.")
         if not 0 <= self.p_uncond < 1:
@@ -159,8 +161,11 @@ class DiffusionRun:
         ckpt = load_checkpoint(path, kind=CHECKPOINT_KIND)
         if "opt" not in ckpt:
             raise CheckpointError(f"{path} holds only sampling weights (a shipped model): it cannot be resumed.")
-        run = cls(UNetConfig(**ckpt["unet_config"]), train_config or DiffusionTrainConfig(**ckpt["train_config"]),
-                  device=device)  # fmt: skip
+        run = cls(
+            UNetConfig(**ckpt["unet_config"]),
+            train_config or DiffusionTrainConfig(**ckpt["train_config"]),
+            device=device,
+        )
         try:
             run.model.load_state_dict(ckpt["model"])
             run.ema.model.load_state_dict(ckpt["ema_model"])
@@ -202,6 +207,8 @@ def train_diffusion(
         raise ValueError(
             f"The U-Net expects {run.unet_config.in_channels} channels, the images have {images.shape[1]}."
         )
+    if tuple(images.shape[1:]) != cfg.image_shape:
+        run.train_config = cfg = replace(cfg, image_shape=tuple(images.shape[1:]))  # what sampling will draw
     tensors = (images, labels) if conditional else (images,)
     stream = StepBatches(*tensors, batch_size=cfg.batch_size, seed=cfg.seed, device=run.device)
     run.model.train()
@@ -209,18 +216,35 @@ def train_diffusion(
     def step_fn(step: int) -> dict[str, float]:
         batch = stream.batch(step)
         stats = diffusion_train_step(
-            run.model, run.opt, batch[0], run.schedule, labels=batch[1] if conditional else None,
-            prediction=cfg.prediction, p_uncond=cfg.p_uncond if conditional else 0.0,
-            max_grad_clip=cfg.max_grad_clip, rng=run.rng, amp=cfg.amp,
-        )  # fmt: skip
+            run.model,
+            run.opt,
+            batch[0],
+            run.schedule,
+            labels=batch[1] if conditional else None,
+            prediction=cfg.prediction,
+            p_uncond=cfg.p_uncond if conditional else 0.0,
+            max_grad_clip=cfg.max_grad_clip,
+            rng=run.rng,
+            amp=cfg.amp,
+        )
         run.lr_schedule.step()
         return stats
 
     result = train_loop(
-        run, step_fn, steps=steps, batch_size=cfg.batch_size, checkpoint_path=checkpoint_path,
-        checkpoint_every=cfg.checkpoint_every, log_every=cfg.log_every, max_grad_norm=cfg.max_grad_norm, hook=hook,
-        hook_every=hook_every, progress=progress, max_seconds=max_seconds, desc="diffusion training",
-    )  # fmt: skip
+        run,
+        step_fn,
+        steps=steps,
+        batch_size=cfg.batch_size,
+        checkpoint_path=checkpoint_path,
+        checkpoint_every=cfg.checkpoint_every,
+        log_every=cfg.log_every,
+        max_grad_norm=cfg.max_grad_norm,
+        hook=hook,
+        hook_every=hook_every,
+        progress=progress,
+        max_seconds=max_seconds,
+        desc="diffusion training",
+    )
     return DiffusionTrainResult(run, result.seconds, result.examples_per_second)
 
 
@@ -237,6 +261,7 @@ class LoadedDiffusion(NamedTuple):
     config: UNetConfig
     prediction: str
     step: int
+    image_shape: tuple[int, int, int]  # (C, H, W) of the training images
 
 
 def export_diffusion(run: DiffusionRun, path: str | Path, **info) -> Path:
@@ -262,8 +287,14 @@ def load_diffusion(path: str | Path, *, device=None) -> LoadedDiffusion:
     except RuntimeError as err:
         raise CheckpointError(f"{path} does not match the U-Net its config describes: {err}") from err
     device = torch.device(device) if device is not None else torch.device("cpu")
-    return LoadedDiffusion(model.to(device).eval(), train_config.make_schedule(), config, train_config.prediction,
-                           ckpt["step"])  # fmt: skip
+    return LoadedDiffusion(
+        model.to(device).eval(),
+        train_config.make_schedule(),
+        config,
+        train_config.prediction,
+        ckpt["step"],
+        train_config.image_shape,
+    )
 
 
 __all__ = [
@@ -276,6 +307,14 @@ __all__ = [
     "drop_labels",
     "export_diffusion",
     "load_diffusion",
+    "load_shipped_diffusion",
     "train_diffusion",
     "with_steps",
 ]
+
+
+def load_shipped_diffusion(name: str = "ddpm_fashion_mnist", *, device=None) -> LoadedDiffusion:
+    """Load a diffusion model shipped with the course (``data/checkpoints/NAME.pt``, checked against the manifest)."""
+    from ..assets import find_asset
+
+    return load_diffusion(find_asset(f"checkpoints/{name}.pt"), device=device)

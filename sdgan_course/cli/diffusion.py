@@ -1,0 +1,268 @@
+"""The diffusion commands: ``train ddpm``, ``sample ddpm``, ``bench ddpm``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..config import get_profile
+from ..data.images import load_images, to_uint8
+from ..device import describe_device, get_device, seed_everything
+from ..models.unet import UNetConfig
+from ..nn.inspect import count_parameters
+from ..sample.diffusion import DEFAULT_STEPS, SAMPLERS, check_sampler, generate_diffusion
+from ..schedules import SCHEDULES
+from ..train.diffusion import (
+    DiffusionRun,
+    DiffusionTrainConfig,
+    export_diffusion,
+    load_diffusion,
+    train_diffusion,
+    with_steps,
+)
+
+
+def add_commands(*, train, sample, bench) -> None:
+    """Add ``ddpm`` to the ``train``, ``sample`` and ``bench`` command groups."""
+    p = train.add_parser("ddpm", help="train a (class-conditional) diffusion U-Net (resumes from DIR/checkpoint.pt)")
+    p.add_argument("--dataset", default="fashion_mnist", help="fashion_mnist | mnist")
+    p.add_argument("--profile", default=None, help="ci | cpu | gpu (default: $SDGAN_PROFILE or the hardware's)")
+    p.add_argument("--unconditional", action="store_true", help="no class labels (default: class-conditional)")
+    p.add_argument("--p-uncond", type=float, default=None, help="label dropout for guidance (default 0.1)")
+    p.add_argument("--prediction", choices=("eps", "v"), default=None, help="what the U-Net predicts (default eps)")
+    p.add_argument("--schedule", choices=SCHEDULES, default=None, help="noise schedule (default linear)")
+    p.add_argument("--steps", type=int, default=None, help="total training steps (default: the profile's)")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--base-channels", type=int, default=None, help="U-Net width (default: the profile's)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=Path("runs/ddpm"), help="output folder")
+    p.add_argument("--export", type=Path, default=None, help="also write a small sampling-only checkpoint here")
+    p.add_argument("--no-resume", action="store_true", help="start afresh even if DIR/checkpoint.pt exists")
+    p.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this much wall time")
+    p.add_argument(
+        "--snapshot-every",
+        type=int,
+        default=0,
+        help="every N steps save the EMA weights (DIR/ema_stepNNNNNN.pt) and 100 fixed-noise samples",
+    )
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (for log files)")
+    p.set_defaults(func=cmd_train)
+
+    p = sample.add_parser("ddpm", help="write N images (uint8, (N, H, W)) and their labels from a diffusion model")
+    p.add_argument("--checkpoint", type=Path, required=True)
+    p.add_argument("--n", type=int, default=64)
+    p.add_argument("--out", type=Path, required=True, help="FILE.npz")
+    p.add_argument("--sampler", default="ddim", help=f"{' | '.join(SAMPLERS)} (default ddim)")
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="network evaluations: " + ", ".join(f"{k} {v}" for k, v in DEFAULT_STEPS.items()),
+    )
+    p.add_argument("--eta", type=float, default=0.0, help="DDIM noise: 0 deterministic, 1 DDPM's variance")
+    p.add_argument(
+        "--guidance",
+        type=float,
+        default=None,
+        help="classifier-free guidance scale (0 unconditional, 1 conditional; default 2 with labels)",
+    )
+    p.add_argument("--label", type=int, default=None, help="class to draw (default: labels uniform over classes)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=250)
+    p.set_defaults(func=cmd_sample)
+
+    p = bench.add_parser("ddpm", help="diffusion training images/s and sampling seconds per image per sampler")
+    p.add_argument("--profile", default=None)
+    p.add_argument("--checkpoint", type=Path, default=None, help="time this model (default: the profile's U-Net)")
+    p.add_argument("--batch-size", type=int, default=128, help="training batch")
+    p.add_argument("--steps", type=int, default=5, help="timed training steps")
+    p.add_argument("--n", type=int, default=100, help="images per sampling measurement")
+    p.add_argument("--guidance", type=float, default=2.0)
+    p.set_defaults(func=cmd_bench)
+
+
+def _set_threads(threads: int | None) -> None:
+    if threads:
+        torch.set_num_threads(threads)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    _set_threads(args.threads)
+    profile = get_profile(args.profile)
+    device = get_device()
+    checkpoint = args.out / "checkpoint.pt"
+    if checkpoint.exists() and not args.no_resume:
+        run = DiffusionRun.load(checkpoint, device=device)
+        if args.steps is not None and args.steps != run.train_config.steps:
+            run.train_config = with_steps(run.train_config, args.steps)
+        print(f"Resuming {checkpoint} at step {run.step} of {run.train_config.steps}.")
+    else:
+        options = dict(
+            steps=args.steps,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            p_uncond=args.p_uncond,
+            prediction=args.prediction,
+            schedule=args.schedule,
+        )
+        overrides = {k: v for k, v in options.items() if v is not None}
+        cfg = DiffusionTrainConfig.preset(profile, dataset=args.dataset, seed=args.seed, **overrides)
+        unet = {} if args.base_channels is None else {"base_channels": args.base_channels}
+        unet_cfg = UNetConfig.preset(profile, num_classes=0 if args.unconditional else 10, **unet)
+        run = DiffusionRun(unet_cfg, cfg, device=device)
+    cfg = run.train_config
+    data = load_images(cfg.dataset, "train", limit=cfg.train_limit)
+    labels = data.labels if run.unet_config.num_classes else None
+    kind = "class-conditional" if labels is not None else "unconditional"
+    print(
+        f"Training a {kind} diffusion U-Net ({count_parameters(run.model):,} parameters, {cfg.prediction}-prediction, "
+        f"{cfg.schedule} schedule, T = {cfg.num_train_steps}) on {cfg.dataset} ({len(data.images):,} images), "
+        f"profile {profile}, {describe_device(device)}."
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    shape = tuple(data.images.shape[1:])
+
+    def snapshot(run, stats, name=None):
+        y = torch.arange(100) % 10 if labels is not None else None
+        rng = torch.Generator().manual_seed(0)  # the same noise every time: frames of one film
+        grid = generate_diffusion(
+            run.ema.model,
+            run.schedule,
+            100,
+            shape=shape,
+            labels=y,
+            sampler="ddim",
+            steps=20,
+            guidance=2.0,
+            prediction=cfg.prediction,
+            rng=rng,
+        )
+        np.savez_compressed(args.out / (name or f"samples_step{run.step:06d}.npz"), images=to_uint8(grid)[:, 0])
+        if name is None:
+            export_diffusion(run, args.out / f"ema_step{run.step:06d}.pt")
+        run.model.train()
+
+    max_seconds = 60 * args.max_minutes if args.max_minutes else None
+    result = train_diffusion(
+        run,
+        data.images,
+        labels,
+        checkpoint_path=checkpoint,
+        hook=snapshot if args.snapshot_every else None,
+        hook_every=args.snapshot_every or cfg.steps + 1,
+        max_seconds=max_seconds,
+        progress=not args.no_progress,
+    )
+    print(f"Done: step {run.step}, {result.seconds:.0f} s this session, {result.images_per_second:.0f} images/s.")
+    snapshot(run, {}, name="samples.npz")
+    (args.out / "history.json").write_text(json.dumps(run.history))
+    if args.export:
+        export_diffusion(run, args.export, command="python -m sdgan_course train ddpm ...", seconds=result.seconds)
+        print(f"Exported the sampling weights to {args.export}.")
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    loaded = load_diffusion(args.checkpoint, device=get_device())
+    steps = check_sampler(args.sampler, args.steps, loaded.schedule)
+    k = loaded.config.num_classes
+    if args.label is not None and k == 0:
+        raise SystemExit("--label needs a class-conditional checkpoint; this one is unconditional.")
+    if args.label is not None and not 0 <= args.label < k:
+        raise SystemExit(f"--label {args.label} is out of range: this model has {k} classes (0..{k - 1}).")
+    if args.n < 1:
+        raise SystemExit(f"--n must be at least 1, got {args.n}.")
+    rng = seed_everything(args.seed)
+    if k:
+        labels = (
+            torch.full((args.n,), args.label)
+            if args.label is not None
+            else torch.randint(0, k, (args.n,), generator=rng)
+        )
+    else:
+        labels = None
+    guidance = args.guidance if args.guidance is not None else (2.0 if k else 1.0)
+    shape = loaded.image_shape
+    start = time.perf_counter()
+    images = generate_diffusion(
+        loaded.model,
+        loaded.schedule,
+        args.n,
+        shape=shape,
+        labels=labels,
+        sampler=args.sampler,
+        steps=steps,
+        eta=args.eta,
+        guidance=guidance,
+        prediction=loaded.prediction,
+        rng=rng,
+        batch_size=args.batch_size,
+    )
+    seconds = time.perf_counter() - start
+    out_labels = labels.numpy() if labels is not None else np.full(args.n, -1)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(args.out, images=to_uint8(images)[:, 0], labels=out_labels.astype(np.int64))
+    print(
+        f"Wrote {args.n} images {tuple(images.shape[1:])} to {args.out} ({args.sampler}, {steps} steps, guidance "
+        f"{guidance:g}; {seconds / args.n:.3f} s per image)."
+    )
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from ..bench import matmul_peak_gflops
+    from ..sample.guidance import classifier_free_guidance
+
+    profile = get_profile(args.profile)
+    device = get_device()
+    torch.manual_seed(0)
+    if args.checkpoint is not None:
+        loaded = load_diffusion(args.checkpoint, device=device)
+        model, schedule, cfg = loaded.model, loaded.schedule, loaded.config
+    else:
+        cfg = UNetConfig.preset(profile, num_classes=10)
+        model = DiffusionRun(cfg, DiffusionTrainConfig.preset(profile), device=device).model
+        schedule = DiffusionTrainConfig.preset(profile).make_schedule()
+    peak = matmul_peak_gflops(device)
+    print(
+        f"device {describe_device(device)}; U-Net {count_parameters(model):,} parameters (width "
+        f"{cfg.base_channels}); {torch.get_num_threads()} CPU threads"
+    )
+    print(f"matmul rate (float32, 1024x1024), the reference for '% peak': {peak:.1f} GFLOP/s\n")
+    run = DiffusionRun(cfg, DiffusionTrainConfig.preset(profile, batch_size=args.batch_size), device=device)
+    run.model.load_state_dict(model.state_dict())
+    x = torch.rand(args.batch_size * (args.steps + 1), 1, 28, 28) * 2 - 1
+    y = torch.randint(0, 10, (len(x),))
+    train_diffusion(run, x, y, steps=1, progress=False)  # warm-up
+    result = train_diffusion(run, x, y, steps=1 + args.steps, progress=False)
+    print(f"training: {result.images_per_second:.0f} images/s (batch {args.batch_size})\n")
+    print(f"{'sampler':<12} {'steps':>6} {'NFE':>5} {'s / image':>10}   (batch {args.n}, guidance {args.guidance:g})")
+    model = run.ema.model.eval()
+    labels = torch.arange(args.n) % 10
+    for sampler, steps in (("dpm-solver", 10), ("dpm-solver", 20), ("ddim", 20), ("ddim", 50), ("ddpm", 1000)):
+        steps = min(steps, schedule.num_steps)
+        n = args.n if sampler != "ddpm" else max(1, args.n // 10)
+        eps_fn = classifier_free_guidance(model, labels[:1].to(device), scale=args.guidance, null_label=10)
+        eps_fn(torch.zeros(1, 1, 28, 28, device=device), torch.zeros(1, dtype=torch.long, device=device))
+        start = time.perf_counter()
+        generate_diffusion(
+            model,
+            schedule,
+            n,
+            labels=labels[:n],
+            sampler=sampler,
+            steps=steps,
+            guidance=args.guidance,
+            rng=torch.Generator().manual_seed(0),
+            batch_size=n,
+        )
+        seconds = (time.perf_counter() - start) / n
+        print(f"{sampler:<12} {steps:>6} {steps:>5} {seconds:>10.4f}")
+    return 0
