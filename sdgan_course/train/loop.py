@@ -122,9 +122,13 @@ def train_loop(
     while run.step < steps:
         stats = step_fn(run.step)
         check_divergence(
-            stats, step=run.step, max_grad_norm=max_grad_norm, checkpoint_path=checkpoint_path,
-            last_saved=last_saved, fixes=fixes,
-        )  # fmt: skip
+            stats,
+            step=run.step,
+            max_grad_norm=max_grad_norm,
+            checkpoint_path=checkpoint_path,
+            last_saved=last_saved,
+            fixes=fixes,
+        )
         if ema is not None:
             ema.update(run.ema_source)
         run.step += 1
