@@ -13,8 +13,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from .gan import init_dcgan_weights
-from .train import gan_train_step, make_gan_optimizers
+from .nn.blocks import init_dcgan_weights
+from .train.gan import gan_train_step, make_gan_optimizers
 
 
 class TutorialGenerator(nn.Module):
@@ -26,7 +26,7 @@ class TutorialGenerator(nn.Module):
             nn.ConvTranspose2d(z_dim, 256, 7, 1, 0, bias=False), nn.BatchNorm2d(256), nn.ReLU(True),  # (B, 256, 7, 7)
             nn.ConvTranspose2d(256, 128, 4, 2, 1, bias=False), nn.BatchNorm2d(128), nn.ReLU(True),  # (B, 128, 14, 14)
             nn.ConvTranspose2d(128, 1, 4, 2, 1, bias=False), nn.Tanh(),  # (B, 1, 28, 28)
-        )  # fmt: skip
+        )
 
     def forward(self, z):
         return self.net(z[:, :, None, None])
@@ -41,7 +41,7 @@ class TutorialDiscriminator(nn.Module):
             nn.Conv2d(1, 64, 4, 2, 1), nn.LeakyReLU(0.2, True),  # (B, 64, 14, 14)
             nn.Conv2d(64, 128, 4, 2, 1, bias=False), nn.BatchNorm2d(128), nn.LeakyReLU(0.2, True),  # (B, 128, 7, 7)
             nn.Flatten(), nn.Linear(128 * 7 * 7, 1),  # (B, 1)
-        )  # fmt: skip
+        )
 
     def forward(self, x):
         return self.net(x).squeeze(1)  # (B,)
@@ -62,13 +62,14 @@ def _sync(device: torch.device) -> None:
 def bench_gan_step(
     generator: nn.Module, discriminator: nn.Module, *, z_dim: int, batch_size: int, steps: int, device, amp=True
 ) -> BenchResult:
-    """Time ``steps`` full GAN steps (D then G) on random images; FLOPs counted by torch's FlopCounterMode."""
+    """Time ``steps`` full GAN steps (D then G) on random images of the generator's output shape; FLOPs counted by
+    torch's FlopCounterMode."""
     from torch.utils.flop_counter import FlopCounterMode
 
     device = torch.device(device)
     generator, discriminator = generator.to(device), discriminator.to(device)
     opt_g, opt_d = make_gan_optimizers(generator, discriminator)
-    real = torch.rand(batch_size, 1, 28, 28, device=device) * 2 - 1  # (B, 1, 28, 28)
+    real = torch.rand(batch_size, *_output_shape(generator, z_dim, device), device=device) * 2 - 1  # (B, C, H, W)
 
     def step():
         gan_train_step(generator, discriminator, opt_g, opt_d, real, z_dim=z_dim, amp=amp)
@@ -85,6 +86,16 @@ def bench_gan_step(
     seconds = (time.perf_counter() - start) / steps
     flops = counter.get_total_flops()
     return BenchResult(batch_size / seconds, 1000 * seconds, flops / batch_size / 1e6, flops / seconds / 1e9)
+
+
+def _output_shape(generator: nn.Module, z_dim: int, device: torch.device) -> tuple[int, ...]:
+    """(C, H, W) of the generator's images, from one forward pass in eval mode (batch-norm statistics untouched)."""
+    was_training = generator.training
+    generator.eval()
+    with torch.no_grad():
+        shape = tuple(generator(torch.zeros(2, z_dim, device=device)).shape[1:])
+    generator.train(was_training)
+    return shape
 
 
 def matmul_peak_gflops(device, *, size: int = 1024, repeats: int = 10) -> float:

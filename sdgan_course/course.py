@@ -33,9 +33,9 @@ NOTEBOOKS = (
     Notebook("05_training_a_gan", "Training a GAN", "the full loop on Fashion-MNIST: EMA, checkpoints, conditioning", 5, 8),
     Notebook("06_evaluating_generators", "Evaluating generators", "FID, KID, precision/recall, SSIM, memorisation, two-sample tests", 2, 2),
     Notebook("07_generate_score_select", "Generate, score, select", "best-of-N, rejection sampling, latent interpolation", 4, 2),
-)  # fmt: skip
+)
 
-# The rest of the arc (DESIGN.md section 1), shown in the README until each notebook lands.
+# The rest of the arc (notebooks 08-12, planned), shown in the README's course map until each notebook lands.
 PLANNED = (
     ("08", "Variational autoencoders", "ELBO, reparameterisation, KL, the autoencoder latent diffusion needs"),
     ("09", "Diffusion from scratch (DDPM)", "forward process, schedules, noise prediction, U-Net, sampling"),
@@ -67,6 +67,7 @@ if "google.colab" in sys.modules:  # on Colab: fetch the course (library, data, 
     import subprocess
 
     if not os.path.isdir("/content/sdgan_course"):
-        subprocess.run(["git", "clone", "--depth", "1", "{REPOSITORY}", "/content/sdgan_course"], check=True)
+        repository = "{REPOSITORY}"
+        subprocess.run(["git", "clone", "--depth", "1", repository, "/content/sdgan_course"], check=True)
     sys.path.insert(0, "/content/sdgan_course")
 {SETUP_MARKER}'''

@@ -1,7 +1,8 @@
 """Device choice, seeding and mixed precision.
 
-One call picks the device (CUDA, then Apple MPS, then CPU), one call seeds Python, NumPy and torch, and
-:func:`autocast` is the mixed-precision context: bfloat16/float16 autocast on CUDA, a no-op on the CPU and MPS.
+One call picks the device (CUDA, then Apple MPS, then CPU), one call seeds Python, NumPy and torch,
+:func:`autocast` is the mixed-precision context: bfloat16/float16 autocast on CUDA, a no-op on the CPU and MPS, and
+:func:`cpu_threads` runs tiny models on one CPU thread.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -44,7 +46,7 @@ def _mps_available() -> bool:
 def seed_everything(seed: int = 0) -> torch.Generator:
     """Seed Python's ``random``, NumPy and torch (all devices); return a CPU ``torch.Generator`` seeded the same.
 
-    Pass the returned generator to samplers (``generator=``) to reproduce a figure exactly.
+    Pass the returned generator to samplers (``rng=``) to reproduce a figure exactly.
     """
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -77,3 +79,22 @@ def describe_device(device: torch.device) -> str:
     if device.type == "mps":
         return "mps (Apple GPU)"
     return f"cpu ({torch.get_num_threads()} threads)"
+
+
+@contextlib.contextmanager
+def cpu_threads(device: torch.device, num_threads: int = 1) -> Iterator[None]:
+    """Run a block with ``num_threads`` CPU threads when ``device`` is the CPU, then restore the previous count.
+
+    Toy models (a few thousand parameters, batches of a few hundred 2-D points) are too small to split across
+    threads: synchronising the threads costs more than the arithmetic, many times more on a busy machine. On other
+    devices this does nothing.
+    """
+    if device.type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(num_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

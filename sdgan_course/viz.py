@@ -1,6 +1,7 @@
 """Pictures: image grids (one ``imshow`` of a tiled array), loss curves, 2-D scatter and density plots.
 
-Images arrive in the model range [-1, 1] and are converted for display by :func:`sdgan_course.data.to_unit_range`.
+Images arrive in the model range [-1, 1] and are converted for display by
+:func:`sdgan_course.data.images.to_unit_range`.
 Shape legend: B images, C channels, H x W pixels.
 """
 
@@ -13,7 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from .data import to_unit_range
+from .data.images import to_unit_range
 
 
 def image_grid(

@@ -14,14 +14,14 @@ _spec = importlib.util.spec_from_file_location("draw_diagrams", ROOT / "tools" /
 dd = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(dd)
 
-# Facts each diagram must show (DESIGN.md section 6; Rombach et al. 2022, arXiv:2112.10752; Goodfellow et al. 2014).
+# Facts each diagram must show (notebook 01 teaches them; Rombach et al. 2022, arXiv:2112.10752; Goodfellow et al. 2014).
 FACTS = {
     "stable_diffusion_pipeline": (
         "CLIP ViT-L/14", "frozen", "77 × 768", "4 × 64 × 64", "~860M", "cross-attention", "Classifier-free guidance",
         "factor of 8", "512 × 512", "repeat for t",
     ),
     "gan_training_loop": (".detach()", "opt_D.step()", "opt_G.step()", "z ~ p_z", "x ~ p_data", "non-saturating"),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("diagram", dd.DIAGRAMS, ids=lambda d: d.name)

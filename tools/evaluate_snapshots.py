@@ -18,9 +18,10 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from sdgan_course.classifier import load_classifier  # noqa: E402
-from sdgan_course.data import to_model_range  # noqa: E402
-from sdgan_course.metrics import reference_statistics, score_samples  # noqa: E402
+from sdgan_course.data.images import to_model_range  # noqa: E402
+from sdgan_course.metrics.features import reference_statistics  # noqa: E402
+from sdgan_course.metrics.report import score_samples  # noqa: E402
+from sdgan_course.models.classifier import load_classifier  # noqa: E402
 
 
 def main() -> int:
@@ -41,7 +42,7 @@ def main() -> int:
         s = score_samples(images, reference, classifier, labels=labels, kid_subsets=20, kid_subset_size=len(images))
         agree = f"{s['label_agreement']:.2f}" if s["label_agreement"] is not None else "-"
         print(f"{step:>7} {s['kid']:>9.3g} {s['precision']:>9.2f} {s['recall']:>7.2f} "
-              f"{s['classes_covered']:>7} {agree:>10}")  # fmt: skip
+              f"{s['classes_covered']:>7} {agree:>10}")
     return 0
 
 

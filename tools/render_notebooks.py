@@ -23,7 +23,8 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from sdgan_course.notebook_rules import code_hash  # noqa: E402
+sys.path.insert(0, str(ROOT / "tools"))
+from notebook_rules import code_hash  # noqa: E402
 
 
 def render(path: Path, profile: str, timeout: int) -> float:

@@ -1,4 +1,5 @@
-"""Export a training run's sampling weights into data/checkpoints/ and refresh data/checkpoints/SHA256SUMS.
+"""Export a training run's sampling weights into data/checkpoints/ and record them in the asset manifest
+(data/SHA256SUMS).
 
     python tools/ship_checkpoints.py runs/gan/checkpoint.pt gan_fashion_mnist
 """
@@ -11,8 +12,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from sdgan_course.data import sha256_of  # noqa: E402
-from sdgan_course.train import GANRun, export_gan  # noqa: E402
+from sdgan_course.assets import record_asset  # noqa: E402
+from sdgan_course.train.gan import GANRun, export_gan  # noqa: E402
 
 FOLDER = ROOT / "data" / "checkpoints"
 
@@ -24,8 +25,7 @@ def main() -> int:
     args = parser.parse_args()
     run = GANRun.load(args.run_checkpoint)
     path = export_gan(run, FOLDER / f"{args.name}.pt")
-    lines = [f"{sha256_of(p)}  {p.name}" for p in sorted(FOLDER.glob("*.pt"))]
-    (FOLDER / "SHA256SUMS").write_text("\n".join(lines) + "\n")
+    record_asset(path)
     print(f"{path} (step {run.step}, {path.stat().st_size / 1e6:.2f} MB)")
     return 0
 

@@ -1,4 +1,4 @@
-"""GAN training: one visible step, a plain loop, EMA, checkpoints and a divergence guard.
+"""GAN training: one visible step, its config and run, on the shared loop (:mod:`sdgan_course.train.loop`).
 
 The step is the heart of the course: **discriminator first** (on real images and on *detached* fakes, so its loss
 cannot reach the generator), **then the generator** (through the discriminator, which it does not update), each with
@@ -18,14 +18,11 @@ import torch
 from torch import nn
 
 from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from ..data import StepBatches
+from ..data.batches import StepBatches
 from ..device import amp_dtype, autocast
-from ..gan import GANConfig, build_gan, sample_noise
-from ..losses import GAN_LOSSES, clip_weights_, discriminator_loss, generator_loss, gradient_penalty, r1_penalty
+from ..losses.gan import GAN_LOSSES, clip_weights_, discriminator_loss, generator_loss, gradient_penalty, r1_penalty
+from ..models.gan import CHECKPOINT_KIND, GANConfig, build_gan, sample_noise
 from .loop import EMA, DivergenceError, grad_norm, train_loop
-
-CHECKPOINT_KIND = "gan"
-
 
 # ---------------------------------------------------------------- optimisers and the step
 
@@ -65,7 +62,7 @@ def gan_train_step(
     r1_weight: float = 0.0,
     clip_value: float = 0.01,
     n_critic: int = 1,
-    noise_generator: torch.Generator | None = None,
+    rng: torch.Generator | None = None,
     amp: bool = False,
     scaler: torch.amp.GradScaler | None = None,
 ) -> dict[str, float]:
@@ -89,7 +86,7 @@ def gan_train_step(
 
     # ---- 1. discriminator: real vs detached fake ----
     for i in range(n_critic):
-        z = sample_noise(b, z_dim, device=device, generator=noise_generator)  # (B, Z)
+        z = sample_noise(b, z_dim, device=device, rng=rng)  # (B, Z)
         reuse = i == n_critic - 1  # the last fakes are reused by the generator step: one G forward saved
         with torch.set_grad_enabled(reuse), autocast(device, use_amp):
             fake = _call(generator, z, labels)  # (B, C, H, W)
@@ -98,7 +95,7 @@ def gan_train_step(
             fake_logits = _call(discriminator, fake.detach(), labels)  # (B,); .detach(): D's loss never reaches G
             loss_d = discriminator_loss(loss, real_logits, fake_logits)
         if loss == "wgan-gp":
-            gp = gradient_penalty(discriminator, real, fake.float(), labels=labels, generator=noise_generator)
+            gp = gradient_penalty(discriminator, real, fake.float(), labels=labels, rng=rng)
             loss_d = loss_d + gp_weight * gp
             stats["gp"] = gp.detach()
         if r1_weight > 0:
@@ -204,7 +201,7 @@ class GANRun:
         self.ema = EMA(self.generator, decay=train_config.ema_decay)
         fp16 = train_config.amp and amp_dtype(self.device) == torch.float16
         self.scaler = torch.amp.GradScaler("cuda", enabled=fp16) if self.device.type == "cuda" else None
-        self.noise_generator = torch.Generator().manual_seed(train_config.seed + 1)
+        self.rng = torch.Generator().manual_seed(train_config.seed + 1)
         self.step = 0
         self.history: dict[str, list[float]] = {}
 
@@ -225,7 +222,7 @@ class GANRun:
             "ema_updates": self.ema.num_updates,
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
-            "noise_rng": self.noise_generator.get_state(),
+            "noise_rng": self.rng.get_state(),
             "history": self.history,
         }
 
@@ -250,7 +247,7 @@ class GANRun:
         run.opt_g.load_state_dict(ckpt["opt_g"])
         run.opt_d.load_state_dict(ckpt["opt_d"])
         run.ema.num_updates = ckpt["ema_updates"]
-        run.noise_generator.set_state(ckpt["noise_rng"])
+        run.rng.set_state(ckpt["noise_rng"])
         run.step, run.history = ckpt["step"], ckpt["history"]
         return run
 
@@ -297,8 +294,8 @@ def train_gan(
         return gan_train_step(
             run.generator, run.discriminator, run.opt_g, run.opt_d, real, labels=y, loss=cfg.loss,
             z_dim=run.gan_config.z_dim, gp_weight=cfg.gp_weight, r1_weight=cfg.r1_weight, clip_value=cfg.clip_value,
-            n_critic=cfg.n_critic, noise_generator=run.noise_generator, amp=cfg.amp, scaler=run.scaler,
-        )  # fmt: skip
+            n_critic=cfg.n_critic, rng=run.rng, amp=cfg.amp, scaler=run.scaler,
+        )
 
     result = train_loop(
         run, step_fn, steps=steps, batch_size=cfg.batch_size, checkpoint_path=checkpoint_path,
@@ -307,18 +304,11 @@ def train_gan(
         postfix=("loss_d", "loss_g"),
         fixes="lower the learning rate, use spectral normalisation or a gradient penalty (wgan-gp, r1), or turn off "
         "mixed precision (amp=False)",
-    )  # fmt: skip
+    )
     return TrainResult(run, result.seconds, result.examples_per_second)
 
 
-# ---------------------------------------------------------------- shipping and loading trained generators
-
-
-class LoadedGAN(NamedTuple):
-    generator: nn.Module  # the EMA generator, in eval mode
-    discriminator: nn.Module  # in eval mode
-    config: GANConfig
-    step: int
+# ---------------------------------------------------------------- shipping a trained generator
 
 
 def export_gan(run: GANRun, path: str | Path, **info) -> Path:
@@ -334,56 +324,12 @@ def export_gan(run: GANRun, path: str | Path, **info) -> Path:
     return save_checkpoint(path, state, kind=CHECKPOINT_KIND)
 
 
-def load_gan(path: str | Path, *, device: torch.device | str | None = None) -> LoadedGAN:
-    """Load a GAN checkpoint (a training run or an exported one) for sampling: EMA generator and discriminator."""
-    ckpt = load_checkpoint(path, kind=CHECKPOINT_KIND)
-    config = GANConfig(**ckpt["gan_config"])
-    generator, discriminator = build_gan(config)
-    try:
-        generator.load_state_dict(ckpt["ema_generator"])
-        discriminator.load_state_dict(ckpt["discriminator"])
-    except RuntimeError as err:
-        raise CheckpointError(f"{path} does not match the model its config describes: {err}") from err
-    device = torch.device(device) if device is not None else torch.device("cpu")
-    return LoadedGAN(generator.to(device).eval(), discriminator.to(device).eval(), config, ckpt["step"])
-
-
-def load_shipped_gan(name: str = "gan_fashion_mnist", *, device: torch.device | str | None = None) -> LoadedGAN:
-    """Load a pretrained GAN shipped with the course: ``"gan_fashion_mnist"`` or ``"cgan_fashion_mnist"``."""
-    from ..data import shipped_checkpoint
-
-    return load_gan(shipped_checkpoint(name), device=device)
-
-
-@torch.no_grad()
-def generate(
-    generator: nn.Module,
-    n: int,
-    *,
-    z_dim: int,
-    labels: torch.Tensor | int | None = None,
-    generator_rng: torch.Generator | None = None,
-    batch_size: int = 500,
-) -> torch.Tensor:
-    """Draw ``n`` images (n, C, H, W) in [-1, 1] from a generator; ``labels`` an int or (n,) for conditional models."""
-    device = next(generator.parameters()).device
-    if isinstance(labels, int):
-        labels = torch.full((n,), labels, dtype=torch.long)
-    out = []
-    for start in range(0, n, batch_size):
-        m = min(batch_size, n - start)
-        z = sample_noise(m, z_dim, device=device, generator=generator_rng)  # (m, Z)
-        y = None if labels is None else labels[start : start + m].to(device)
-        out.append(_call(generator, z, y).float().cpu())  # (m, C, H, W)
-    return torch.cat(out)  # (n, C, H, W)
-
-
 def with_steps(config: GANTrainConfig, steps: int) -> GANTrainConfig:
     """A copy of ``config`` with another step budget (to extend a resumed run)."""
     return replace(config, steps=steps)
 
 
 __all__ = [
-    "DivergenceError", "EMA", "GANRun", "GANTrainConfig", "LoadedGAN", "TrainResult", "export_gan", "gan_train_step",
-    "generate", "load_gan", "load_shipped_gan", "make_gan_optimizers", "train_gan", "with_steps",
-]  # fmt: skip
+    "DivergenceError", "EMA", "GANRun", "GANTrainConfig", "TrainResult", "export_gan", "gan_train_step",
+    "make_gan_optimizers", "train_gan", "with_steps",
+]

@@ -1,0 +1,174 @@
+"""The GAN commands: ``train gan``, ``sample gan``, ``bench gan``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..config import get_profile
+from ..data.images import load_images, to_uint8
+from ..device import describe_device, get_device, seed_everything
+from ..losses.gan import GAN_LOSSES
+from ..models.gan import GANConfig, build_gan, load_gan
+from ..nn.inspect import count_parameters
+from ..sample.gan import generate
+from ..train.gan import GANRun, GANTrainConfig, export_gan, train_gan, with_steps
+
+
+def add_commands(*, train, sample, bench) -> None:
+    """Register ``train gan``, ``sample gan`` and ``bench gan`` on the sub-parsers of those three commands."""
+    p = train.add_parser("gan", help="train a GAN on an image dataset (resumes from DIR/checkpoint.pt)")
+    p.add_argument("--dataset", default="fashion_mnist", help="fashion_mnist | mnist")
+    p.add_argument("--loss", default="ns", choices=GAN_LOSSES)
+    p.add_argument("--conditional", action="store_true", help="class-conditional generator and discriminator")
+    p.add_argument("--profile", default=None, help="ci | cpu | gpu (default: $SDGAN_PROFILE or the hardware's)")
+    p.add_argument("--steps", type=int, default=None, help="total steps (default: the profile's)")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--base-channels", type=int, default=None, help="DCGAN width (default: the profile's)")
+    p.add_argument("--spectral-norm", action="store_true", help="spectral normalisation in the discriminator")
+    p.add_argument("--d-conditioning", choices=("projection", "concat"), default=None,
+                   help="how a conditional discriminator sees the label (default: the config's)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=Path("runs/gan"), help="output folder")
+    p.add_argument("--export", type=Path, default=None, help="also write a small sampling-only checkpoint here")
+    p.add_argument("--no-resume", action="store_true", help="start afresh even if DIR/checkpoint.pt exists")
+    p.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this much wall time")
+    p.add_argument("--snapshot-every", type=int, default=0, help="save 100 fixed-noise samples every N steps")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
+    p.set_defaults(func=cmd_train)
+
+    p = sample.add_parser("gan", help="write N generated images (uint8, (N, 28, 28)) and their labels to an .npz")
+    p.add_argument("--checkpoint", type=Path, required=True)
+    p.add_argument("--n", type=int, default=64)
+    p.add_argument("--out", type=Path, required=True, help="FILE.npz")
+    p.add_argument("--label", type=int, default=None, help="class to draw (conditional models); default: all classes")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_sample)
+
+    p = bench.add_parser("gan", help="DCGAN training throughput (images/s) and share of the matmul peak")
+    p.add_argument("--profile", default=None)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--base-channels", type=int, default=None)
+    p.set_defaults(func=cmd_bench)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    profile = get_profile(args.profile)
+    device = get_device()
+    checkpoint = args.out / "checkpoint.pt"
+    if checkpoint.exists() and not args.no_resume:
+        run = GANRun.load(checkpoint, device=device)
+        cfg = run.train_config
+        if args.steps is not None and args.steps != cfg.steps:
+            run.train_config = cfg = with_steps(cfg, args.steps)
+        print(f"Resuming {checkpoint} at step {run.step} of {cfg.steps}.")
+    else:
+        overrides = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size)) if v is not None}
+        cfg = GANTrainConfig.preset(profile, loss=args.loss, dataset=args.dataset, seed=args.seed, **overrides)
+        gan_cfg = GANConfig.preset(profile, conditional=args.conditional)
+        changes = {}
+        if args.base_channels:
+            changes["base_channels"] = args.base_channels
+        if args.spectral_norm:
+            changes["spectral_norm"] = True
+        if args.d_conditioning:
+            changes["d_conditioning"] = args.d_conditioning
+        if args.loss == "wgan-gp" or args.spectral_norm:
+            changes["d_norm"] = "none"  # per-sample penalties and spectral norm do not mix with batch norm
+        if changes:
+            gan_cfg = gan_cfg.replace(**changes)
+        run = GANRun(gan_cfg, cfg, device=device)
+    data = load_images(cfg.dataset, "train", limit=cfg.train_limit)
+    labels = data.labels if run.gan_config.num_classes else None
+    print(
+        f"Training a {'conditional ' if labels is not None else ''}{run.gan_config.arch} GAN "
+        f"({count_parameters(run.generator):,} + {count_parameters(run.discriminator):,} parameters) on "
+        f"{cfg.dataset} ({len(data.images):,} images), loss {cfg.loss}, profile {profile}, {describe_device(device)}."
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    def snapshot(run, stats, name=None):
+        y = torch.arange(100) % 10 if labels is not None else None
+        rng = torch.Generator().manual_seed(0)  # the same noise every time: frames of one film
+        grid = generate(run.ema.model, 100, z_dim=run.gan_config.z_dim, labels=y, rng=rng)
+        path = args.out / (name or f"samples_step{run.step:06d}.npz")
+        np.savez_compressed(path, images=_squeeze_grey(to_uint8(grid)))
+
+    hook_every = args.snapshot_every or cfg.steps + 1
+    max_seconds = 60 * args.max_minutes if args.max_minutes else None
+    hook = snapshot if args.snapshot_every else None
+    result = train_gan(
+        run, data.images, labels, checkpoint_path=checkpoint, hook=hook, hook_every=hook_every, max_seconds=max_seconds
+    )
+    print(f"Done: step {run.step}, {result.seconds:.0f} s this session, {result.images_per_second:.0f} images/s.")
+    snapshot(run, {}, name="samples.npz")
+    (args.out / "history.json").write_text(json.dumps(run.history))
+    if args.export:
+        export_gan(run, args.export, command="python -m sdgan_course train gan ...", seconds=result.seconds)
+        print(f"Exported the sampling weights to {args.export}.")
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    model = load_gan(args.checkpoint, device=get_device())
+    k = model.config.num_classes
+    if args.label is not None and not 0 <= args.label < max(k, 1):
+        raise SystemExit(f"--label {args.label} is out of range: this model has {k} classes (0..{k - 1}).")
+    if args.label is not None and k == 0:
+        raise SystemExit("--label needs a class-conditional checkpoint; this one is unconditional.")
+    rng = seed_everything(args.seed)
+    if k:
+        labels = torch.full((args.n,), args.label) if args.label is not None else torch.arange(args.n) % k
+    else:
+        labels = None
+    images = generate(model.generator, args.n, z_dim=model.config.z_dim, labels=labels, rng=rng)
+    out_labels = labels.numpy() if labels is not None else np.full(args.n, -1)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(args.out, images=_squeeze_grey(to_uint8(images)), labels=out_labels.astype(np.int64))
+    print(f"Wrote {args.n} images {tuple(images.shape[1:])} to {args.out}.")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from ..bench import bench_gan_step, matmul_peak_gflops, tutorial_pair
+
+    profile = get_profile(args.profile)
+    device = get_device()
+    torch.manual_seed(0)
+    cfg = GANConfig.preset(profile)
+    if args.base_channels:
+        cfg = cfg.replace(base_channels=args.base_channels)
+    course_g, course_d = build_gan(cfg)
+    tut_g, tut_d = tutorial_pair()
+    peak = matmul_peak_gflops(device)
+    print(f"device {describe_device(device)}; batch size {args.batch_size}; {args.steps} timed steps (D step + G step)")
+    print(f"matmul rate (float32, 1024x1024), the reference for '% peak': {peak:.1f} GFLOP/s")
+    print("(FLOPs are counted by torch.utils.flop_counter; a reference rate, not a hard ceiling)\n")
+    header = (f"{'model':<34} {'params G / D':>18} {'images/s':>9} {'ms/step':>8} {'MFLOP/img':>10} {'GFLOP/s':>8} "
+              f"{'% peak':>7}")
+    print(header)
+    print("-" * len(header))
+    rows = [
+        (f"course DCGAN ({profile}, width {cfg.base_channels})", course_g, course_d, cfg.z_dim),
+        ("tutorial DCGAN (reference)", tut_g, tut_d, 100),
+    ]
+    for name, g, d, z_dim in rows:
+        r = bench_gan_step(g, d, z_dim=z_dim, batch_size=args.batch_size, steps=args.steps, device=device)
+        sizes = f"{count_parameters(g) / 1e6:.2f}M / {count_parameters(d) / 1e6:.2f}M"
+        print(
+            f"{name:<34} {sizes:>18} {r.images_per_second:>9.0f} {r.step_ms:>8.1f} {r.mflop_per_image:>10.1f} "
+            f"{r.gflops:>8.1f} {100 * r.gflops / peak:>6.0f}%"
+        )
+    return 0
+
+
+def _squeeze_grey(images: np.ndarray) -> np.ndarray:
+    """(N, 1, H, W) -> (N, H, W): greyscale sample files store no channel axis; colour ones keep (N, C, H, W)."""
+    return images[:, 0] if images.shape[1] == 1 else images

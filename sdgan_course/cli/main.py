@@ -1,0 +1,51 @@
+"""Command line: ``python -m sdgan_course <command> ...``, the only part of the library that parses arguments.
+
+Each command lives in its own module (``info``, ``gan``, ``classifier``, ``evaluate``) as a ``cmd_*`` function and an
+``add_commands`` that registers its options; :func:`build_parser` puts them together.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..assets import DataError
+from ..checkpoint import CheckpointError
+from ..config import ProfileError
+from . import classifier, evaluate, gan, info
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m sdgan_course",
+        description="The course library's command line: environment info, training, sampling, benchmarks.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    info.add_commands(sub)
+    train, sample, bench = (
+        sub.add_parser(name, help=text).add_subparsers(dest="model", metavar="MODEL")
+        for name, text in (
+            ("train", "train a model: gan | classifier"),
+            ("sample", "draw samples from a trained model"),
+            ("bench", "measure training speed"),
+        )
+    )
+    # Each model family registers its sub-commands: ``add_commands(train=..., sample=..., bench=...)``.
+    gan.add_commands(train=train, sample=sample, bench=bench)  # train gan, sample gan, bench gan
+    classifier.add_commands(train=train)  # train classifier
+    evaluate.add_commands(sub)  # evaluate
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return args.func(args)
+    except (ProfileError, DataError, CheckpointError, FileNotFoundError, ValueError) as err:
+        # A learner's mistake, not a bug: say what happened and how to fix it, without a traceback.
+        print(f"error: {err}", file=sys.stderr)
+        return 2

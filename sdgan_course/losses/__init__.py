@@ -1,0 +1,1 @@
+"""Training losses, one module per family (``gan``: the GAN losses and regularisers)."""

@@ -1,0 +1,1 @@
+"""Sampling, one module per family (``gan``: generate, best-of-N, rejection sampling, interpolation)."""

@@ -1,0 +1,1 @@
+"""Closed forms: GAN theory (``gan``: value function, optimal discriminator, JSD); later diffusion."""

@@ -1,0 +1,54 @@
+"""The rules for notebooks in git (README, "How the notebooks are kept"), checked on every notebook."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from sdgan_course.course import NOTEBOOKS, colab_setup_source
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+from notebook_rules import code_hash, has_outputs  # noqa: E402  (tools/notebook_rules.py, shared with the renderer)
+
+PATHS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def test_every_notebook_is_in_the_course_map_and_back():
+    assert {p.stem for p in PATHS} == {nb.stem for nb in NOTEBOOKS}
+
+
+def test_readme_and_colab_cells_are_in_sync_with_course_py():
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "sync_course.py"), "--check"], capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stdout + result.stderr + "\nRun: python tools/sync_course.py"
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)
+def test_notebook_follows_the_rules(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code and code[0].source.startswith(colab_setup_source()), "first code cell must start with the set-up"
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    for heading in ("Goals", "Prerequisites", "Time", "Summary", "Exercises", "References"):
+        assert re.search(rf"^#+ .*{heading}", text, flags=re.MULTILINE | re.IGNORECASE), f"no '{heading}' heading"
+    for cell in code:
+        assert not re.search(r"^\s*from \S+ import \*", cell.source, flags=re.MULTILINE), "no star imports"
+    if has_outputs(nb):
+        stored = nb.metadata.get("sdgan_course", {}).get("code_sha256")
+        assert stored == code_hash(nb), (
+            f"{path.name}: its stored outputs come from other code. Re-render it: "
+            f"python tools/render_notebooks.py notebooks/{path.name}"
+        )
+        errors = [o for c in code for o in c.get("outputs", []) if o.get("output_type") == "error"]
+        assert not errors, "a stored output is an error"
+
+
+def test_readme_test_command_is_what_ci_runs():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    command = next(line for line in ci.splitlines() if line.startswith("pip install -e"))
+    assert command in readme
