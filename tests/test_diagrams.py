@@ -14,7 +14,7 @@ _spec = importlib.util.spec_from_file_location("draw_diagrams", ROOT / "tools" /
 dd = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(dd)
 
-# Facts each diagram must show (notebook 01 teaches them; Rombach et al. 2022, arXiv:2112.10752; Goodfellow et al. 2014).
+# Facts each diagram must show (taught in notebook 01; Rombach et al. 2022, arXiv:2112.10752; Goodfellow et al. 2014).
 FACTS = {
     "stable_diffusion_pipeline": (
         "CLIP ViT-L/14", "frozen", "77 × 768", "4 × 64 × 64", "~860M", "cross-attention", "Classifier-free guidance",
@@ -47,7 +47,7 @@ def test_notebook_carries_each_mermaid_block_with_its_png_right_under_it():
     markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     for diagram in dd.DIAGRAMS:
         block = dd.mermaid_block(diagram)
-        assert markdown.count(block) == 1, f"{diagram.name}: rebuild with tools/build_notebooks/01_the_landscape.py"
+        assert markdown.count(block) == 1, f"{diagram.name}: run python tools/sync_course.py"
         after = markdown.split(block, 1)[1].lstrip("\n")
         link = re.match(r"!\[[^\]]+\]\(figures/([\w-]+\.png)\)", after)
         assert link and link.group(1) == f"{diagram.name}.png", "the image fallback must follow the Mermaid block"

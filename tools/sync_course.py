@@ -1,4 +1,10 @@
-"""Keep the README's course map and every notebook's Colab set-up cell in sync with ``sdgan_course/course.py``.
+"""Rewrite the generated parts of the course; everything else in a notebook is written by hand, in the .ipynb.
+
+The .ipynb is the one source of each notebook. This script owns only what is generated from another source:
+
+- the README's course map, from ``NOTEBOOKS`` and ``PLANNED`` in ``sdgan_course/course.py``;
+- the opening of every notebook's first code cell (the Colab set-up), from ``course.colab_setup_source()``;
+- the Mermaid block above each diagram's PNG link (``![...](figures/NAME.png)``), from ``tools/draw_diagrams.py``.
 
     python tools/sync_course.py          # rewrite what is out of date
     python tools/sync_course.py --check  # exit 1 if anything is out of date (the tests run this check)
@@ -9,6 +15,7 @@ A fork changes ``REPOSITORY`` in sdgan_course/course.py, runs this script, then 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -16,7 +23,13 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
+from draw_diagrams import DIAGRAMS, mermaid_block  # noqa: E402
+
 from sdgan_course.course import NOTEBOOKS, PLANNED, SETUP_MARKER, colab_setup_source, colab_url  # noqa: E402
+
+# a Mermaid block, the blank line(s) after it, and the PNG link of the diagram it draws
+DIAGRAM_PATTERN = re.compile(r"```mermaid\n.*?\n```(\s*)(!\[[^\]]*\]\(figures/([\w-]+)\.png\))", re.DOTALL)
 
 BEGIN, END = "<!-- course-map:begin -->", "<!-- course-map:end -->"
 
@@ -55,16 +68,39 @@ def sync_notebook(path: Path, check: bool) -> list[str]:
     code = [c for c in nb.cells if c.cell_type == "code"]
     if not code:
         return [f"{path.name} has no code cell"]
+    stale = []
     first = code[0]
     canonical = colab_setup_source()
-    if first.source.startswith(canonical):
-        return []
-    if SETUP_MARKER not in first.source:
-        return [f"{path.name}: first code cell does not start with the course set-up (no {SETUP_MARKER!r})"]
-    if not check:
+    if not first.source.startswith(canonical):
+        if SETUP_MARKER not in first.source:
+            return [f"{path.name}: first code cell does not start with the course set-up (no {SETUP_MARKER!r})"]
         first.source = canonical + first.source.split(SETUP_MARKER, 1)[1]
+        stale.append(f"{path.name} set-up cell")
+    stale += sync_diagrams(nb, path.name)
+    if stale and not check:
         nbformat.write(nb, path)
-    return [f"{path.name} set-up cell"]
+    return stale
+
+
+def sync_diagrams(nb, name: str) -> list[str]:
+    """Rewrite (in ``nb``) every Mermaid block that stands above a diagram's PNG link from tools/draw_diagrams.py."""
+    diagrams = {d.name: d for d in DIAGRAMS}
+    stale = []
+
+    def fresh(match: re.Match) -> str:
+        diagram = diagrams.get(match.group(3))
+        if diagram is None:
+            stale.append(f"{name}: figures/{match.group(3)}.png has a Mermaid block but no diagram in draw_diagrams.py")
+            return match.group(0)
+        return f"{mermaid_block(diagram)}{match.group(1)}{match.group(2)}"
+
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and "```mermaid" in cell.source:
+            new = DIAGRAM_PATTERN.sub(fresh, cell.source)
+            if new != cell.source:
+                cell.source = new
+                stale.append(f"{name} diagram block")
+    return stale
 
 
 def main() -> int:
