@@ -13,6 +13,7 @@ warning that says why (set ``SDGAN_FORCE_PROFILE=1`` to run the ``gpu`` sizes an
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import warnings
 from dataclasses import dataclass
@@ -68,6 +69,13 @@ class DataConfig:
     test_limit: int | None
     batch_size: int
 
+    @classmethod
+    def preset(cls, profile: str, **overrides) -> DataConfig:
+        """The data sizes of a profile (``"ci"``, ``"cpu"``, ``"gpu"``), with fields overridden by keyword."""
+        if profile not in DATA_PRESETS:
+            raise ProfileError(f"Unknown profile {profile!r}. Valid profiles: {', '.join(PROFILES)}.")
+        return dataclasses.replace(DATA_PRESETS[profile], **overrides)
+
 
 DATA_PRESETS = {
     "ci": DataConfig(train_limit=2_000, test_limit=500, batch_size=64),
@@ -78,4 +86,4 @@ DATA_PRESETS = {
 
 def data_config(profile: str | None = None) -> DataConfig:
     """The :class:`DataConfig` preset of a profile (the active one by default)."""
-    return DATA_PRESETS[get_profile(profile)]
+    return DataConfig.preset(get_profile(profile))

@@ -77,3 +77,19 @@ def test_autocast_is_a_no_op_on_cpu():
         y = x @ x
     assert y.dtype == torch.float32
     assert device.amp_dtype(torch.device("cpu")) is None
+
+
+def test_data_presets_take_overrides_and_refuse_unknown_profiles():
+    assert config.DataConfig.preset("ci", batch_size=8).batch_size == 8
+    assert config.DataConfig.preset("ci") == config.data_config("ci")
+    with pytest.raises(ProfileError, match="Valid profiles"):
+        config.DataConfig.preset("tpu")
+
+
+def test_cpu_threads_restores_the_count():
+    import torch
+
+    before = torch.get_num_threads()
+    with device.cpu_threads(torch.device("cpu"), 1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before

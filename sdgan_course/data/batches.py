@@ -73,8 +73,8 @@ class StepBatches:
     def batch(self, step: int) -> tuple[torch.Tensor, ...]:
         epoch, index = divmod(step, self.per_epoch)
         if epoch != self._epoch:
-            gen = torch.Generator().manual_seed(self.seed + epoch)
-            self._order = torch.randperm(len(self.tensors[0]), generator=gen).to(self.tensors[0].device)
+            rng = torch.Generator().manual_seed(self.seed + epoch)
+            self._order = torch.randperm(len(self.tensors[0]), generator=rng).to(self.tensors[0].device)
             self._epoch = epoch
         idx = self._order[index * self.batch_size : (index + 1) * self.batch_size]  # (B,)
         return tuple(t[idx] for t in self.tensors)

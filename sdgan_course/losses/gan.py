@@ -98,7 +98,7 @@ def interpolate(
     alpha: torch.Tensor | None = None,
 ) -> Interpolation:
     r"""x_hat = alpha x + (1 - alpha) x_tilde with one alpha ~ U[0, 1] per sample (Gulrajani et al. 2017,
-    arXiv:1704.00028, Algorithm 1, line 6). ``fake`` is detached; alphas are drawn on the CPU with ``generator`` and
+    arXiv:1704.00028, Algorithm 1, line 6). ``fake`` is detached; alphas are drawn on the CPU with ``rng`` and
     moved to the images' device, unless given as ``alpha`` (shape (B,)).
     """
     if real.shape != fake.shape:

@@ -89,7 +89,7 @@ class KID(NamedTuple):
 
 
 def kid_from_features(
-    features_a, features_b, *, num_subsets: int = 100, subset_size: int = 1000, generator: torch.Generator | None = None
+    features_a, features_b, *, num_subsets: int = 100, subset_size: int = 1000, rng: torch.Generator | None = None
 ) -> KID:
     """KID: the unbiased polynomial-kernel MMD² averaged over ``num_subsets`` random subsets of ``subset_size``
     (capped at the smaller set's size), as in Bińkowski et al. 2018 (arXiv:1801.01401). Unlike FID it is unbiased:
@@ -97,12 +97,12 @@ def kid_from_features(
     a, b = _as_features(features_a, "features_a"), _as_features(features_b, "features_b")
     _same_dim(a, b, "KID")
     s = min(subset_size, len(a), len(b))
-    if generator is None:
-        generator = torch.Generator().manual_seed(0)
+    if rng is None:
+        rng = torch.Generator().manual_seed(0)
     values = []
     for _ in range(num_subsets):
-        ia = torch.randperm(len(a), generator=generator)[:s]  # (S,)
-        ib = torch.randperm(len(b), generator=generator)[:s]  # (S,)
+        ia = torch.randperm(len(a), generator=rng)[:s]  # (S,)
+        ib = torch.randperm(len(b), generator=rng)[:s]  # (S,)
         values.append(mmd2_unbiased(a[ia], b[ib]))
     v = torch.tensor(values, dtype=torch.float64)
     return KID(float(v.mean()), float(v.std()) if len(v) > 1 else 0.0)

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from ..device import cpu_threads
 from ..models.classifier import ClassifierConfig, CourseClassifier
-from ..train.loop import train_loop
+from ..train.loop import Run, train_loop
 from .features import MetricInputError, as_images
 
 
@@ -25,14 +25,6 @@ class TwoSampleResult(NamedTuple):
     accuracy: float  # 0.5 = indistinguishable, 1.0 = always told apart
     std_error: float  # binomial standard error of that accuracy under the null (0.5)
     num_test: int
-
-
-class _JudgeRun:
-    def __init__(self):
-        self.step, self.history = 0, {}
-
-    def save(self, path):  # pragma: no cover - the loop saves only when given a checkpoint path
-        raise NotImplementedError("the two-sample judge is not checkpointed")
 
 
 def classifier_two_sample_test(
@@ -88,7 +80,7 @@ def classifier_two_sample_test(
         return {"loss": loss.item()}
 
     with cpu_threads(device):  # a model this small only loses time synchronising threads (much more on a busy CPU)
-        train_loop(_JudgeRun(), step_fn, steps=steps, batch_size=batch_size, log_every=steps,
+        train_loop(Run(), step_fn, steps=steps, batch_size=batch_size, log_every=steps,
                    progress=False, desc="two-sample judge", fixes="lower lr")
         model.eval()
         with torch.no_grad():

@@ -63,7 +63,7 @@ def sample_noise(
 ) -> torch.Tensor:
     r"""Noise z ~ N(0, I) of shape (n, z_dim), the prior p_z of Goodfellow et al. 2014 (arXiv:1406.2661).
 
-    It is drawn on the CPU (with ``generator`` if given) and then moved to ``device``, so one seed gives the same
+    It is drawn on the CPU (with ``rng`` if given) and then moved to ``device``, so one seed gives the same
     z on every device.
     """
     if n < 0 or z_dim <= 0:
@@ -375,9 +375,10 @@ class GANConfig:
 
     @classmethod
     def preset(
-        cls, profile: str, *, conditional: bool = False, num_classes: int = 10, arch: str = "dcgan"
+        cls, profile: str, *, conditional: bool = False, num_classes: int = 10, arch: str = "dcgan", **overrides
     ) -> GANConfig:
-        """The config of a profile: ``"ci"`` tiny, ``"cpu"`` laptop-sized, ``"gpu"`` the paper's widths."""
+        """The config of a profile: ``"ci"`` tiny, ``"cpu"`` laptop-sized, ``"gpu"`` the paper's widths; any field can
+        be overridden by keyword (``GANConfig.preset("cpu", base_channels=32)``)."""
         presets = {
             "ci": dict(z_dim=32, base_channels=8, g_hidden=(32, 64, 128, 256), d_hidden=(128, 64)),
             "cpu": dict(z_dim=64, base_channels=48, g_hidden=(128, 256, 512, 1024), d_hidden=(512, 256)),
@@ -387,7 +388,7 @@ class GANConfig:
             raise ValueError(
                 f"Unknown profile {profile!r} for GANConfig.preset. Valid profiles: {', '.join(PROFILES)}."
             )
-        return cls(arch=arch, num_classes=num_classes if conditional else 0, **presets[profile])
+        return cls(arch=arch, num_classes=num_classes if conditional else 0, **{**presets[profile], **overrides})
 
     def replace(self, **changes) -> GANConfig:
         """A copy with some fields changed (``dataclasses.replace``)."""

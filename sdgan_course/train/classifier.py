@@ -21,7 +21,7 @@ from torch import nn
 from ..checkpoint import save_checkpoint
 from ..data.images import load_images
 from ..models.classifier import CHECKPOINT_KIND, ClassifierConfig, CourseClassifier, dataset_key
-from .loop import train_loop
+from .loop import Run, train_loop
 
 
 @dataclass(frozen=True)
@@ -60,16 +60,6 @@ def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, ba
         x = images[start : start + batch_size].to(device)
         correct += (model(x).argmax(1).cpu() == labels[start : start + batch_size]).sum().item()
     return correct / len(images)
-
-
-class _Run:
-    """What the shared loop needs of a run: a step counter and a history (classifier runs are not resumed)."""
-
-    def __init__(self):
-        self.step, self.history = 0, {}
-
-    def save(self, path):  # pragma: no cover - the loop saves only when given a checkpoint path
-        raise NotImplementedError("classifier training is not checkpointed mid-run")
 
 
 def train_classifier(
@@ -125,7 +115,7 @@ def train_classifier(
         )
 
     train_loop(
-        _Run(), step_fn, steps=config.epochs * steps_per_epoch, batch_size=config.batch_size, log_every=steps_per_epoch,
+        Run(), step_fn, steps=config.epochs * steps_per_epoch, batch_size=config.batch_size, log_every=steps_per_epoch,
         hook=end_of_epoch, hook_every=steps_per_epoch, progress=False, desc="classifier training",
         fixes="lower the learning rate (--lr) or the weight decay",
     )

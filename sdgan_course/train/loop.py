@@ -155,6 +155,19 @@ def train_loop(
     return LoopResult(seconds, done, done * batch_size / seconds if seconds > 0 else float("nan"))
 
 
+class Run:
+    """The smallest run :func:`train_loop` accepts: a step counter and a history, for loops that are never resumed
+    (toy GANs, a discriminator fitted alone, the classifiers, the two-sample judge). ``save`` refuses: such a run is
+    trained without ``checkpoint_path``."""
+
+    def __init__(self):
+        self.step = 0
+        self.history: dict[str, list[float]] = {}
+
+    def save(self, path):
+        raise NotImplementedError(f"{type(self).__name__} is not checkpointed: run train_loop without checkpoint_path.")
+
+
 def _progress(initial: int, total: int, enabled: bool, desc: str):
     if not enabled:
         return None
@@ -163,4 +176,4 @@ def _progress(initial: int, total: int, enabled: bool, desc: str):
     return tqdm(total=total, initial=initial, desc=desc, unit="step")
 
 
-__all__ = ["DivergenceError", "EMA", "LoopResult", "check_divergence", "grad_norm", "train_loop"]
+__all__ = ["DivergenceError", "EMA", "LoopResult", "Run", "check_divergence", "grad_norm", "train_loop"]

@@ -28,7 +28,7 @@ from ..losses.gan import discriminator_loss
 from ..models.gan import sample_noise
 from ..models.toy import ToyDiscriminator, ToyGenerator
 from .gan import gan_train_step, make_gan_optimizers
-from .loop import train_loop
+from .loop import Run, train_loop
 
 Sampler = Callable[..., torch.Tensor]  # sampler(n, rng=...) -> (n, D)
 
@@ -50,17 +50,7 @@ class ToyRun(NamedTuple):
     seconds: float
 
 
-class _ToyState:
-    """What the shared loop needs of a run: a step counter and a history (toy runs are not checkpointed)."""
-
-    def __init__(self):
-        self.step, self.history = 0, {}
-
-    def save(self, path):  # pragma: no cover - the loop saves only when given a checkpoint path
-        raise NotImplementedError("toy runs are not checkpointed")
-
-
-def _history(state: _ToyState) -> dict[str, list[float]]:
+def _history(state: Run) -> dict[str, list[float]]:
     return {k: v for k, v in state.history.items() if k != "step"}  # one value per step: the index is the step
 
 
@@ -86,7 +76,7 @@ def train_toy_gan(
 ) -> ToyRun:
     """Train a toy GAN for ``steps`` steps of :func:`sdgan_course.train.gan_train_step`; record history and samples.
 
-    ``sample_real(n, generator=...)`` draws ``(n, D)`` data (e.g. ``ring_of_gaussians().sample``). Each step trains
+    ``sample_real(n, rng=...)`` draws ``(n, D)`` data (e.g. ``ring_of_gaussians().sample``). Each step trains
     the discriminator ``n_critic`` times on real data and detached fakes, then the generator once, with two Adam
     optimisers (``lr`` for G, ``lr_d`` for D, default ``lr``). ``rng`` (a ``torch.Generator``) drives the data
     and the noise, so a run is reproducible; seed the models' initialisation yourself before building them. Snapshots
@@ -110,7 +100,7 @@ def train_toy_gan(
             return Snapshot(step, generator(z_fixed).detach().float().cpu())  # (n, D)
 
     snapshots = [snapshot(0)]
-    state = _ToyState()
+    state = Run()
 
     def step_fn(step: int) -> dict[str, float]:
         real = sample_real(batch_size, rng=rng).to(device)  # (B, D)
@@ -157,7 +147,7 @@ def fit_discriminator(
         opt.step()
         return {"loss": loss.item()}
 
-    state = _ToyState()
+    state = Run()
     with cpu_threads(device):
         train_loop(state, step_fn, steps=steps, batch_size=batch_size, log_every=1, progress=False,
                    desc="discriminator", fixes="lower the learning rate")
@@ -194,26 +184,19 @@ class RingResult(NamedTuple):
 def train_ring_gan(
     *,
     steps: int,
-    loss: str = "ns",
     seed: int = 0,
     z_dim: int = 2,
     hidden: Sequence[int] = (128, 128),
     spectral_norm: bool = False,
-    batch_size: int = 256,
-    lr: float = 1e-3,
-    lr_d: float | None = None,
-    betas: tuple[float, float] = (0.5, 0.999),
-    n_critic: int = 1,
-    gp_weight: float = 10.0,
-    r1_weight: float = 0.0,
-    clip_value: float = 0.01,
-    snapshot_every: int | None = None,
     snapshot_size: int = 2000,
     mixture: GaussianMixture | None = None,
     device: torch.device | str | None = None,
+    **train,
 ) -> RingResult:
-    """Build a :class:`~sdgan_course.gan.ToyGenerator`/:class:`~sdgan_course.gan.ToyDiscriminator` pair (seeded with
-    ``seed``), train it on the ring of 8 Gaussians (or ``mixture``) with :func:`train_toy_gan`, and count the modes.
+    """Build a :class:`~sdgan_course.models.toy.ToyGenerator`/:class:`~sdgan_course.models.toy.ToyDiscriminator` pair
+    (seeded with ``seed``), train it on the ring of 8 Gaussians (or ``mixture``) with :func:`train_toy_gan`, and count
+    the modes. The other keyword arguments (``loss``, ``batch_size``, ``lr``, ``lr_d``, ``betas``, ``n_critic``,
+    ``gp_weight``, ``r1_weight``, ``clip_value``, ``snapshot_every``) go to :func:`train_toy_gan`, with its defaults.
     """
     mixture = mixture or ring_of_gaussians()
     torch.manual_seed(seed)
@@ -221,11 +204,7 @@ def train_ring_gan(
     d = ToyDiscriminator(data_dim=mixture.dim, hidden=hidden, spectral_norm=spectral_norm)
     if device is not None:
         g, d = g.to(device), d.to(device)
-    run = train_toy_gan(
-        g, d, mixture.sample, steps=steps, batch_size=batch_size, loss=loss, lr=lr, lr_d=lr_d, betas=betas,
-        n_critic=n_critic, gp_weight=gp_weight, r1_weight=r1_weight, clip_value=clip_value,
-        snapshot_every=snapshot_every, snapshot_size=snapshot_size,
-        rng=torch.Generator().manual_seed(seed), device=device,
-    )
+    rng = torch.Generator().manual_seed(seed)
+    run = train_toy_gan(g, d, mixture.sample, steps=steps, snapshot_size=snapshot_size, rng=rng, device=device, **train)
     over_time = [count_modes(s.samples, mixture).modes_covered for s in run.snapshots]
     return RingResult(run, count_modes(run.snapshots[-1].samples, mixture), over_time)

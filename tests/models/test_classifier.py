@@ -28,6 +28,7 @@ def test_forward_gives_128_d_features_and_10_logits():
         model(torch.zeros(3, 3, 32, 32))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dataset, min_accuracy", [("fashion_mnist", 0.92), ("mnist", 0.97)])
 def test_shipped_classifiers_are_small_checked_and_accurate(dataset, min_accuracy):
     name = f"classifiers/{dataset}_classifier.pt"

@@ -172,6 +172,7 @@ def test_presets_grow_with_the_profile():
     assert GANConfig.preset("cpu", conditional=True).num_classes == 10
     assert GANConfig.preset("cpu", conditional=True, num_classes=3).num_classes == 3
     assert GANConfig.preset("cpu", num_classes=3).num_classes == 0
+    assert GANConfig.preset("cpu", base_channels=32, d_norm="none").base_channels == 32  # any field, by keyword
 
 
 @pytest.mark.parametrize("arch", ["dcgan", "mlp"])

@@ -132,3 +132,15 @@ def test_ring_gan_covers_at_least_6_of_8_modes_in_the_ci_budget(seed):
     assert result.coverage.modes_covered >= 6, (result.coverage, result.coverage_over_time)
     assert result.coverage.high_quality_fraction > 0.25
     assert result.coverage_over_time[0] == 0  # the untrained generator covers nothing: the count is not trivially 8
+
+
+def test_toy_training_runs_on_the_shared_loop_and_its_divergence_guard():
+    from sdgan_course.train.loop import DivergenceError
+
+    torch.manual_seed(0)
+    g, d = SingleLayerGenerator(), SingleLayerDiscriminator()
+    with pytest.raises(DivergenceError, match="diverged at step"):
+        train_toy_gan(g, d, lambda n, rng=None: torch.full((n, 1), float("nan")), steps=3, batch_size=8)
+    with pytest.raises(DivergenceError, match="diverged"):
+        nan, zeros = (lambda n, rng=None: torch.full((n, 1), float("nan"))), (lambda n, rng=None: torch.zeros(n, 1))
+        fit_discriminator(d, nan, zeros, steps=2, batch_size=4)
