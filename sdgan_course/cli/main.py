@@ -1,7 +1,7 @@
 """Command line: ``python -m sdgan_course <command> ...``, the only part of the library that parses arguments.
 
-Each command lives in its own module (``info``, ``gan``, ``classifier``, ``evaluate``) as a ``cmd_*`` function and an
-``add_commands`` that registers its options; :func:`build_parser` puts them together.
+Each command lives in its own module (``info``, ``gan``, ``classifier``, ``evaluate``, ``vae``, ``diffusion``) as
+``cmd_*`` functions and an ``add_commands`` that registers their options; :func:`build_parser` puts them together.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sys
 from ..assets import DataError
 from ..checkpoint import CheckpointError
 from ..config import ProfileError
-from . import classifier, evaluate, gan, info
+from . import classifier, diffusion, evaluate, gan, info, vae
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     # Each model family registers its sub-commands: ``add_commands(train=..., sample=..., bench=...)``.
     gan.add_commands(train=train, sample=sample, bench=bench)  # train gan, sample gan, bench gan
     classifier.add_commands(train=train)  # train classifier
+    vae.add_commands(sub, train)  # train vae, train autoencoder
+    diffusion.add_commands(train=train, sample=sample, bench=bench)  # train ddpm, sample ddpm, bench ddpm
     evaluate.add_commands(sub)  # evaluate
     return parser
 
