@@ -95,9 +95,16 @@ def kl_monte_carlo(mu: torch.Tensor, logvar: torch.Tensor, *, num_samples: int =
     mu, logvar = mu.double(), logvar.double()
     total = torch.zeros(mu.shape[0], dtype=torch.float64, device=mu.device)
     zeros = torch.zeros_like(mu)
-    for _ in range(num_samples):
-        z = reparameterize(mu, logvar, rng=rng)
-        total += gaussian_log_density(z, mu, logvar) - gaussian_log_density(z, zeros, zeros)
+    done = 0
+    while done < num_samples:  # in chunks of up to 1,000 samples, drawn at once
+        s = min(1000, num_samples - done)
+        m, lv = mu.expand(s, *mu.shape), logvar.expand(s, *logvar.shape)  # (S, B, ...)
+        z = reparameterize(m, lv, rng=rng)  # (S, B, ...)
+        log_q = gaussian_log_density(z.flatten(0, 1), m.flatten(0, 1), lv.flatten(0, 1))  # (S*B,)
+        prior = zeros.expand_as(m).flatten(0, 1)  # N(0, I): mean 0, log-variance 0
+        log_p = gaussian_log_density(z.flatten(0, 1), prior, prior)
+        total += (log_q - log_p).view(s, -1).sum(0)  # (B,)
+        done += s
     return (total / num_samples).float()
 
 
