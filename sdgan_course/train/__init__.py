@@ -4,6 +4,7 @@ from .gan import (
     EMA,
     DivergenceError,
     GANRun,
+    GANStepConfig,
     GANTrainConfig,
     TrainResult,
     export_gan,
@@ -14,6 +15,6 @@ from .gan import (
 )
 
 __all__ = [
-    "DivergenceError", "EMA", "GANRun", "GANTrainConfig", "TrainResult", "export_gan", "gan_train_step",
-    "make_gan_optimizers", "train_gan", "with_steps",
+    "DivergenceError", "EMA", "GANRun", "GANStepConfig", "GANTrainConfig", "TrainResult", "export_gan",
+    "gan_train_step", "make_gan_optimizers", "train_gan", "with_steps",
 ]

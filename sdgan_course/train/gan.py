@@ -48,6 +48,28 @@ def _call(model: nn.Module, x: torch.Tensor, labels: torch.Tensor | None) -> tor
     return model(x) if labels is None else model(x, labels)
 
 
+@dataclass(frozen=True)
+class GANStepConfig:
+    """The hyperparameters of one GAN update, in one place, passed whole to :func:`gan_train_step`.
+
+    ``loss`` one of :data:`~sdgan_course.losses.gan.GAN_LOSSES`; ``n_critic`` discriminator steps per generator step;
+    ``gp_weight`` the WGAN-GP lambda (used with ``"wgan-gp"``); ``r1_weight`` the R1 gamma (0: off); ``clip_value``
+    the WGAN weight clip (used with ``"wgan"``).
+    """
+
+    loss: str = "ns"
+    n_critic: int = 1
+    gp_weight: float = 10.0
+    r1_weight: float = 0.0
+    clip_value: float = 0.01
+
+    def __post_init__(self):
+        if self.loss not in GAN_LOSSES:
+            raise ValueError(f"Unknown GAN loss {self.loss!r}. Valid losses: {', '.join(GAN_LOSSES)}.")
+        if self.n_critic < 1:
+            raise ValueError(f"n_critic must be at least 1, got {self.n_critic}.")
+
+
 def gan_train_step(
     generator: nn.Module,
     discriminator: nn.Module,
@@ -55,31 +77,28 @@ def gan_train_step(
     opt_d: torch.optim.Optimizer,
     real: torch.Tensor,
     *,
-    labels: torch.Tensor | None = None,
-    loss: str = "ns",
     z_dim: int,
-    gp_weight: float = 10.0,
-    r1_weight: float = 0.0,
-    clip_value: float = 0.01,
-    n_critic: int = 1,
+    config: GANStepConfig | None = None,
+    labels: torch.Tensor | None = None,
     rng: torch.Generator | None = None,
     amp: bool = False,
     scaler: torch.amp.GradScaler | None = None,
 ) -> dict[str, float]:
-    r"""One GAN update: ``n_critic`` discriminator steps, then one generator step. Returns a dict of floats.
+    r"""One GAN update: ``config.n_critic`` discriminator steps, then one generator step. Returns a dict of floats.
 
     The fakes of the last discriminator step are generated with a graph into G and reused by the generator step
     (as in the DCGAN reference code): the discriminator sees them through ``.detach()``, the generator step does not.
 
     Discriminator: minimise ``discriminator_loss`` (+ ``gp_weight`` * WGAN-GP penalty for ``"wgan-gp"``, Gulrajani
     et al. 2017 eq. 3; + ``r1_weight / 2`` * R1, Mescheder et al. 2018 eq. 9; weight clipping for ``"wgan"``).
-    Generator: minimise ``generator_loss`` on fresh fakes, e.g. the non-saturating
-    :math:`L_G = -\mathbb{E}_{z \sim p_z}[\log D(G(z))]` (Goodfellow et al. 2014, section 3).
+    Generator: minimise ``generator_loss`` on those same fakes, now not detached (so no new G forward pass), e.g. the
+    non-saturating :math:`L_G = -\mathbb{E}_{z \sim p_z}[\log D(G(z))]` (Goodfellow et al. 2014, section 3).
 
-    ``real`` (B, C, H, W) in [-1, 1] (or (B, D) for toy data); ``labels`` (B,) for conditional models.
+    ``config`` is a :class:`GANStepConfig` (default: the non-saturating loss, one critic step). ``real`` (B, C, H, W)
+    in [-1, 1] (or (B, D) for toy data); ``labels`` (B,) for conditional models.
     """
-    if loss not in GAN_LOSSES:
-        raise ValueError(f"Unknown GAN loss {loss!r}. Valid losses: {', '.join(GAN_LOSSES)}.")
+    config = config or GANStepConfig()
+    loss, n_critic = config.loss, config.n_critic
     device, b = real.device, real.shape[0]
     use_amp = amp and amp_dtype(device) is not None
     stats: dict[str, torch.Tensor] = {}
@@ -96,16 +115,16 @@ def gan_train_step(
             loss_d = discriminator_loss(loss, real_logits, fake_logits)
         if loss == "wgan-gp":
             gp = gradient_penalty(discriminator, real, fake.float(), labels=labels, rng=rng)
-            loss_d = loss_d + gp_weight * gp
+            loss_d = loss_d + config.gp_weight * gp
             stats["gp"] = gp.detach()
-        if r1_weight > 0:
+        if config.r1_weight > 0:
             r1 = r1_penalty(discriminator, real, labels=labels)
-            loss_d = loss_d + 0.5 * r1_weight * r1
+            loss_d = loss_d + 0.5 * config.r1_weight * r1
             stats["r1"] = r1.detach()
         opt_d.zero_grad(set_to_none=True)
         stats["grad_norm_d"] = _backward_and_step(loss_d, opt_d, discriminator, scaler)
         if loss == "wgan":
-            clip_weights_(discriminator, clip_value)
+            clip_weights_(discriminator, config.clip_value)
 
     # ---- 2. generator: fool the (just updated) discriminator with the same fakes, now not detached ----
     with autocast(device, use_amp):
@@ -167,8 +186,12 @@ class GANTrainConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "betas", tuple(self.betas))
-        if self.loss not in GAN_LOSSES:
-            raise ValueError(f"Unknown GAN loss {self.loss!r}. Valid losses: {', '.join(GAN_LOSSES)}.")
+        self.step_config  # noqa: B018 - checks the step's fields (loss name, n_critic) early
+
+    @property
+    def step_config(self) -> GANStepConfig:
+        """The step's hyperparameters, as the one config :func:`gan_train_step` takes."""
+        return GANStepConfig(self.loss, self.n_critic, self.gp_weight, self.r1_weight, self.clip_value)
 
     @classmethod
     def preset(cls, profile: str, *, loss: str = "ns", **overrides) -> GANTrainConfig:
@@ -288,13 +311,14 @@ def train_gan(
     run.generator.train()
     run.discriminator.train()
 
+    step_config = cfg.step_config
+
     def step_fn(step: int) -> dict[str, float]:
         batch = stream.batch(step)
         real, y = batch[0], (batch[1] if conditional else None)
         return gan_train_step(
-            run.generator, run.discriminator, run.opt_g, run.opt_d, real, labels=y, loss=cfg.loss,
-            z_dim=run.gan_config.z_dim, gp_weight=cfg.gp_weight, r1_weight=cfg.r1_weight, clip_value=cfg.clip_value,
-            n_critic=cfg.n_critic, rng=run.rng, amp=cfg.amp, scaler=run.scaler,
+            run.generator, run.discriminator, run.opt_g, run.opt_d, real, z_dim=run.gan_config.z_dim,
+            config=step_config, labels=y, rng=run.rng, amp=cfg.amp, scaler=run.scaler,
         )
 
     result = train_loop(
@@ -330,6 +354,6 @@ def with_steps(config: GANTrainConfig, steps: int) -> GANTrainConfig:
 
 
 __all__ = [
-    "DivergenceError", "EMA", "GANRun", "GANTrainConfig", "TrainResult", "export_gan", "gan_train_step",
-    "make_gan_optimizers", "train_gan", "with_steps",
+    "DivergenceError", "EMA", "GANRun", "GANStepConfig", "GANTrainConfig", "TrainResult", "export_gan",
+    "gan_train_step", "make_gan_optimizers", "train_gan", "with_steps",
 ]

@@ -27,7 +27,7 @@ from ..device import cpu_threads
 from ..losses.gan import discriminator_loss
 from ..models.gan import sample_noise
 from ..models.toy import ToyDiscriminator, ToyGenerator
-from .gan import gan_train_step, make_gan_optimizers
+from .gan import GANStepConfig, gan_train_step, make_gan_optimizers
 from .loop import Run, train_loop
 
 Sampler = Callable[..., torch.Tensor]  # sampler(n, rng=...) -> (n, D)
@@ -61,28 +61,27 @@ def train_toy_gan(
     *,
     steps: int,
     batch_size: int = 256,
-    loss: str = "ns",
     lr: float = 1e-3,
     lr_d: float | None = None,
     betas: tuple[float, float] = (0.5, 0.999),
-    n_critic: int = 1,
-    gp_weight: float = 10.0,
-    r1_weight: float = 0.0,
-    clip_value: float = 0.01,
     snapshot_every: int | None = None,
     snapshot_size: int = 1000,
     rng: torch.Generator | None = None,
     device: torch.device | str | None = None,
+    **step,
 ) -> ToyRun:
     """Train a toy GAN for ``steps`` steps of :func:`sdgan_course.train.gan_train_step`; record history and samples.
 
     ``sample_real(n, rng=...)`` draws ``(n, D)`` data (e.g. ``ring_of_gaussians().sample``). Each step trains
     the discriminator ``n_critic`` times on real data and detached fakes, then the generator once, with two Adam
-    optimisers (``lr`` for G, ``lr_d`` for D, default ``lr``). ``rng`` (a ``torch.Generator``) drives the data
-    and the noise, so a run is reproducible; seed the models' initialisation yourself before building them. Snapshots
-    of ``snapshot_size`` samples from one fixed noise batch are taken every ``snapshot_every`` steps (default: 10 per
-    run). The models are trained in place and returned, in train mode, on ``device`` (default: the generator's).
+    optimisers (``lr`` for G, ``lr_d`` for D, default ``lr``); the step's own hyperparameters (``loss``, ``n_critic``,
+    ``gp_weight``, ``r1_weight``, ``clip_value``) are the fields of :class:`~sdgan_course.train.gan.GANStepConfig`.
+    ``rng`` (a ``torch.Generator``) drives the data and the noise, so a run is reproducible; seed the models'
+    initialisation yourself before building them. Snapshots of ``snapshot_size`` samples from one fixed noise batch are
+    taken every ``snapshot_every`` steps (default: 10 per run). The models are trained in place and returned, in
+    train mode, on ``device`` (default: the generator's).
     """
+    step_config = GANStepConfig(**step)  # unknown names and losses are refused here, before any training
     if steps < 1 or batch_size < 1:
         raise ValueError(f"steps and batch_size must be positive, got steps={steps}, batch_size={batch_size}.")
     if not hasattr(generator, "z_dim"):
@@ -104,17 +103,14 @@ def train_toy_gan(
 
     def step_fn(step: int) -> dict[str, float]:
         real = sample_real(batch_size, rng=rng).to(device)  # (B, D)
-        return gan_train_step(
-            generator, discriminator, opt_g, opt_d, real, loss=loss, z_dim=z_dim, gp_weight=gp_weight,
-            r1_weight=r1_weight, clip_value=clip_value, n_critic=n_critic, rng=rng,
-        )
+        return gan_train_step(generator, discriminator, opt_g, opt_d, real, z_dim=z_dim, config=step_config, rng=rng)
 
     with cpu_threads(device):  # tiny models: one thread is fastest
         result = train_loop(
             state, step_fn, steps=steps, batch_size=batch_size, log_every=1, max_grad_norm=math.inf,
             hook=lambda run, stats: snapshots.append(snapshot(run.step)), hook_every=snapshot_every, progress=False,
             desc="toy GAN", fixes=f"lower the learning rate ({lr=}) or use a regularised loss (wgan-gp, r1_weight > 0, "
-            "spectral norm)",
+            f"spectral norm) instead of {step_config.loss!r}",
         )
     return ToyRun(_history(state), snapshots, generator, discriminator, result.seconds)
 

@@ -11,6 +11,7 @@ from sdgan_course.train.gan import (
     EMA,
     DivergenceError,
     GANRun,
+    GANStepConfig,
     GANTrainConfig,
     export_gan,
     gan_train_step,
@@ -40,7 +41,7 @@ def test_one_step_changes_both_networks(loss):
     run = tiny_run()
     x, _ = images(8)
     before_g, before_d = params(run.generator), params(run.discriminator)
-    stats = gan_train_step(run.generator, run.discriminator, run.opt_g, run.opt_d, x, loss=loss,
+    stats = gan_train_step(run.generator, run.discriminator, run.opt_g, run.opt_d, x, config=GANStepConfig(loss=loss),
                            z_dim=run.gan_config.z_dim, rng=torch.Generator().manual_seed(0))
     assert all(math.isfinite(v) for v in stats.values())
     assert {"loss_d", "loss_g", "d_real", "d_fake", "grad_norm_d", "grad_norm_g"} <= set(stats)
@@ -58,20 +59,29 @@ def test_discriminator_step_does_not_touch_the_generator():
     opt_g, opt_d = make_gan_optimizers(g, d)
     seen = []
     opt_g.step = lambda *a, **k: seen.append([p.grad is None for p in g.parameters()])  # record, do not update
-    gan_train_step(g, d, opt_g, opt_d, torch.randn(16, 2), z_dim=2, n_critic=2)
+    gan_train_step(g, d, opt_g, opt_d, torch.randn(16, 2), z_dim=2, config=GANStepConfig(n_critic=2))
     assert seen == [[False] * len(list(g.parameters()))]  # exactly one G step, with gradients
 
 
 def test_r1_penalty_is_reported_when_used():
     g, d = ToyGenerator(z_dim=2, data_dim=2), ToyDiscriminator(data_dim=2)
     opt_g, opt_d = make_gan_optimizers(g, d)
-    stats = gan_train_step(g, d, opt_g, opt_d, torch.randn(16, 2), z_dim=2, r1_weight=10.0)
+    stats = gan_train_step(g, d, opt_g, opt_d, torch.randn(16, 2), z_dim=2, config=GANStepConfig(r1_weight=10.0))
     assert stats["r1"] >= 0
 
 
 def test_unknown_loss_is_a_clear_error():
     with pytest.raises(ValueError, match="Valid losses"):
         GANTrainConfig(loss="bce2")
+    with pytest.raises(ValueError, match="Valid losses"):
+        GANStepConfig(loss="bce2")
+    with pytest.raises(ValueError, match="n_critic"):
+        GANStepConfig(n_critic=0)
+
+
+def test_the_train_config_passes_the_step_its_hyperparameters_whole():
+    cfg = GANTrainConfig.preset("ci", loss="wgan-gp", r1_weight=0.5)
+    assert cfg.step_config == GANStepConfig(loss="wgan-gp", n_critic=5, gp_weight=10.0, r1_weight=0.5)
 
 
 def test_ema_tracks_the_average():
@@ -174,8 +184,9 @@ def test_loss_scaling_path_runs_with_several_critic_steps():
     opt_g, opt_d = make_gan_optimizers(g, d)
     scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
     before = params(g)
-    stats = gan_train_step(g, d, opt_g, opt_d, torch.randn(16, 2), z_dim=2, loss="wgan-gp", n_critic=2,
-                           scaler=scaler, rng=torch.Generator().manual_seed(0))
+    config = GANStepConfig(loss="wgan-gp", n_critic=2)
+    stats = gan_train_step(g, d, opt_g, opt_d, torch.randn(16, 2), z_dim=2, config=config, scaler=scaler,
+                           rng=torch.Generator().manual_seed(0))
     assert all(math.isfinite(v) for v in stats.values())
     assert stats["grad_norm_g"] < 1e3  # reported unscaled, not multiplied by 1024
     assert any(not torch.equal(a, b) for a, b in zip(before, params(g)))
