@@ -92,7 +92,7 @@ class FeatureSet(NamedTuple):
 def extract_features(images, classifier, *, batch_size: int = 500) -> FeatureSet:
     """Run the course classifier over images (uint8 or [-1, 1]) in batches; returns features and class probabilities.
 
-    ``classifier`` is a :class:`~sdgan_course.classifier.ClassifierInfo` or the model itself; batches go to the
+    ``classifier`` is a :class:`~sdgan_course.models.classifier.ClassifierInfo` or the model itself; batches go to the
     model's device.
     """
     model = classifier.model if isinstance(classifier, ClassifierInfo) else classifier

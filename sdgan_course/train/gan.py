@@ -163,7 +163,7 @@ def _backward_and_step(loss: torch.Tensor, opt: torch.optim.Optimizer, model: nn
 
 @dataclass(frozen=True)
 class GANTrainConfig:
-    """How to train (the model itself is a :class:`~sdgan_course.gan.GANConfig`)."""
+    """How to train (the model itself is a :class:`~sdgan_course.models.gan.GANConfig`)."""
 
     dataset: str = "fashion_mnist"
     loss: str = "ns"

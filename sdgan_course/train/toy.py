@@ -129,7 +129,7 @@ def fit_discriminator(
 
     The loss is the binary cross-entropy on logits, :math:`-\log D(x) - \log(1 - D(G(z)))` averaged, i.e. minus the
     value function. With enough capacity and steps, :math:`\sigma(\text{logit})` approaches :math:`D^*_G`
-    (:func:`sdgan_course.theory.optimal_discriminator`) wherever there are samples.
+    (:func:`sdgan_course.theory.gan.optimal_discriminator`) wherever there are samples.
     """
     device = next(discriminator.parameters()).device
     opt = torch.optim.Adam(discriminator.parameters(), lr=lr)
