@@ -72,7 +72,7 @@ class UNetConfig:
 
 _UNET_PRESETS = {
     "ci": UNetConfig(base_channels=16, channel_mults=(1, 2), attention_levels=(1,), num_heads=2),
-    "cpu": UNetConfig(base_channels=32, channel_mults=(1, 2, 2), attention_levels=(2,)),
+    "cpu": UNetConfig(base_channels=24, channel_mults=(1, 2, 2), attention_levels=(2,)),  # the shipped model's size
     "gpu": UNetConfig(base_channels=64, channel_mults=(1, 2, 2), num_res_blocks=2, attention_levels=(1, 2)),
 }
 

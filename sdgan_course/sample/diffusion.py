@@ -47,13 +47,15 @@ def generate_diffusion(
     variance: str = "small",
     guidance: float = 1.0,
     prediction: str = "eps",
+    clip_x0: bool = True,
     rng: torch.Generator | None = None,
     batch_size: int = 250,
 ) -> torch.Tensor:
     """Draw ``n`` images (n, C, H, W) in [-1, 1] on the CPU; ``shape`` is one image's (C, H, W).
 
     ``labels`` (an int or (n,)) for a class-conditional model, sampled with classifier-free ``guidance`` (1 = plain
-    conditional, 0 = unconditional). ``sampler`` is ``"ddpm"``, ``"ddim"`` (with ``eta``) or ``"dpm-solver"``.
+    conditional, 0 = unconditional). ``sampler`` is ``"ddpm"``, ``"ddim"`` (with ``eta``) or ``"dpm-solver"``;
+    ``clip_x0`` clamps each step's prediction of x_0 to [-1, 1].
     """
     steps = check_sampler(sampler, steps, schedule)
     if variance not in VARIANCES:
@@ -77,7 +79,7 @@ def generate_diffusion(
             eps_fn = classifier_free_guidance(
                 model, y, scale=guidance, null_label=model.config.null_label, schedule=schedule, prediction=prediction
             )
-        kwargs = dict(rng=rng, device=device)
+        kwargs = dict(rng=rng, device=device, clip_x0=clip_x0)
         if sampler == "ddpm":
             result = ddpm_sample(eps_fn, (m, *shape), schedule, num_steps=steps, variance=variance, **kwargs)
         elif sampler == "ddim":

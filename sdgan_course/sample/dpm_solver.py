@@ -11,7 +11,10 @@ From :math:`t_{i-1}` to :math:`t_i`, with :math:`h_i = \lambda_{t_i} - \lambda_{
 
 The first step is first order (:math:`D = \hat x_0`, which is DDIM); the last step goes to :math:`\sigma = 0` and
 returns :math:`\hat x_0` (first order, as diffusers' ``DPMSolverMultistepScheduler`` with ``final_sigmas_type="zero"``).
-Each step costs one network evaluation, so ``num_steps`` is the NFE.
+Each step costs one network evaluation, so ``num_steps`` is the NFE. Because the solver works with the data
+prediction, :math:`\hat x_0` can be clipped to the data range [-1, 1] (a simple case of the thresholding Lu et al.
+recommend for pixel-space and guided sampling, section 5): on by default, as DDPM and DDIM clip too; an undertrained
+or strongly guided model otherwise extrapolates far outside the data range.
 
 Shape legend: B batch, C channels, H x W pixels.
 """
@@ -32,7 +35,7 @@ def dpm_solver_sample(
     *,
     num_steps: int = 15,
     spacing: str = "quadratic",
-    clip_x0: bool = False,
+    clip_x0: bool = True,
     rng: torch.Generator | None = None,
     device: torch.device | str = "cpu",
     x_start: torch.Tensor | None = None,

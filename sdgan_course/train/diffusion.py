@@ -297,6 +297,13 @@ def load_diffusion(path: str | Path, *, device=None) -> LoadedDiffusion:
     )
 
 
+def load_shipped_diffusion(name: str = "ddpm_fashion_mnist", *, device=None) -> LoadedDiffusion:
+    """Load a diffusion model shipped with the course (``data/checkpoints/NAME.pt``, checked against the manifest)."""
+    from ..assets import find_asset
+
+    return load_diffusion(find_asset(f"checkpoints/{name}.pt"), device=device)
+
+
 __all__ = [
     "CHECKPOINT_KIND",
     "DiffusionRun",
@@ -312,9 +319,3 @@ __all__ = [
     "with_steps",
 ]
 
-
-def load_shipped_diffusion(name: str = "ddpm_fashion_mnist", *, device=None) -> LoadedDiffusion:
-    """Load a diffusion model shipped with the course (``data/checkpoints/NAME.pt``, checked against the manifest)."""
-    from ..assets import find_asset
-
-    return load_diffusion(find_asset(f"checkpoints/{name}.pt"), device=device)
