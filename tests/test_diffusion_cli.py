@@ -1,0 +1,57 @@
+"""The diffusion commands end to end in the ci profile: train, resume, sample, bench, and the errors learners meet."""
+
+import numpy as np
+import pytest
+
+from sdgan_course.checkpoint import save_checkpoint
+from sdgan_course.cli.main import main
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ddpm")
+    args = ["train", "ddpm", "--profile", "ci", "--steps", "2", "--out", str(out), "--no-progress"]
+    assert main(args + ["--export", str(out / "small.pt")]) == 0
+    return out
+
+
+def test_train_resume_and_sample(trained, tmp_path, capsys):
+    assert main(["train", "ddpm", "--profile", "ci", "--steps", "3", "--out", str(trained), "--no-progress"]) == 0
+    assert "Resuming" in capsys.readouterr().out
+    out = tmp_path / "s.npz"
+    argv = ["sample", "ddpm", "--checkpoint", str(trained / "small.pt"), "--n", "5", "--steps", "2", "--out", str(out)]
+    assert main(argv) == 0
+    z = np.load(out)
+    assert z["images"].shape == (5, 28, 28) and z["images"].dtype == np.uint8
+    assert z["labels"].shape == (5,) and set(z["labels"]) <= set(range(10))
+    assert main(argv[:-2] + ["--label", "3", "--sampler", "ddpm", "--out", str(out)]) == 0
+    assert set(np.load(out)["labels"]) == {3}
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--sampler", "euler"], "Unknown sampler 'euler'"),
+        (["--steps", "0"], "between 1 and"),
+        (["--steps", "100000"], "between 1 and"),
+    ],
+)
+def test_sample_bad_input(trained, tmp_path, capsys, extra, message):
+    argv = ["sample", "ddpm", "--checkpoint", str(trained / "small.pt"), "--n", "2", "--out", str(tmp_path / "x.npz")]
+    assert main(argv + extra) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_sample_wrong_kind_and_label(trained, tmp_path, capsys):
+    save_checkpoint(tmp_path / "gan.pt", {"gan_config": {}}, kind="gan")
+    assert main(["sample", "ddpm", "--checkpoint", str(tmp_path / "gan.pt"), "--out", str(tmp_path / "x.npz")]) == 2
+    assert "'gan' checkpoint, but a 'ddpm' checkpoint was expected" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="out of range"):
+        main(["sample", "ddpm", "--checkpoint", str(trained / "small.pt"), "--label", "10", "--out", str(tmp_path)])
+
+
+def test_bench_prints_every_sampler(capsys):
+    assert main(["bench", "ddpm", "--profile", "ci", "--steps", "1", "--batch-size", "8", "--n", "4"]) == 0
+    out = capsys.readouterr().out
+    for name in ("training:", "dpm-solver", "ddim", "ddpm"):
+        assert name in out

@@ -1,0 +1,194 @@
+"""Measure a diffusion checkpoint on the course features: quality against cost, guidance, and beside the shipped cGAN.
+
+Writes a JSON that notebook 10 and `data/checkpoints/README.md` read. Every number is measured here, on this machine,
+with the seeds given; nothing is typed in by hand.
+
+    python tools/evaluate_diffusion.py --checkpoint data/checkpoints/ddpm_fashion_mnist.pt \
+        --out data/checkpoints/ddpm_fashion_mnist_eval.json --n 5000 --threads 2
+    python tools/evaluate_diffusion.py --snapshots runs/ddpm_fm --n 500       # quality over training
+
+Labels are balanced (``arange(n) % 10``) so FID is not confounded by class frequencies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sdgan_course.metrics.features import reference_statistics  # noqa: E402
+from sdgan_course.metrics.report import score_samples  # noqa: E402
+from sdgan_course.models.classifier import load_classifier  # noqa: E402
+from sdgan_course.sample.diffusion import generate_diffusion  # noqa: E402
+from sdgan_course.train.diffusion import load_diffusion  # noqa: E402
+
+KEYS = ("fid", "kid", "precision", "recall", "label_agreement", "classes_covered")
+
+# (sampler, steps, guidance): the quality-against-cost grid at the default guidance, then the guidance sweep
+DEFAULT_GRID = [
+    ("dpm-solver", 5),
+    ("dpm-solver", 10),
+    ("dpm-solver", 15),
+    ("dpm-solver", 20),
+    ("ddim", 10),
+    ("ddim", 20),
+    ("ddim", 50),
+    ("ddim", 100),
+    ("ddpm", 100),
+]
+DEFAULT_SCALES = [0.0, 1.0, 1.5, 2.0, 3.0, 5.0]
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
+
+
+def score(images, labels, reference, classifier) -> dict:
+    r = score_samples(images, reference, classifier, labels=labels, kid_subset_size=min(len(images), 1000))
+    return {k: round(float(r[k]), 4) for k in KEYS}
+
+
+def measure_diffusion(loaded, n, sampler, steps, guidance, reference, classifier, *, seed=0) -> dict:
+    labels = torch.arange(n) % loaded.config.num_classes
+    start = time.perf_counter()
+    images = generate_diffusion(
+        loaded.model,
+        loaded.schedule,
+        n,
+        shape=loaded.image_shape,
+        labels=labels,
+        sampler=sampler,
+        steps=steps,
+        guidance=guidance,
+        prediction=loaded.prediction,
+        rng=torch.Generator().manual_seed(seed),
+    )
+    seconds = (time.perf_counter() - start) / n
+    nfe = steps * (1 if guidance in (0.0, 1.0) else 2)  # a guided step evaluates the network twice (one batch)
+    row = dict(sampler=sampler, steps=steps, nfe=nfe, guidance=guidance, n=n, seconds_per_image=round(seconds, 4))
+    row.update(score(images, labels, reference, classifier))
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def measure_cgan(n, reference, classifier) -> dict:
+    from sdgan_course.models.gan import load_shipped_gan
+    from sdgan_course.sample.gan import generate
+
+    model = load_shipped_gan("cgan_fashion_mnist")
+    labels = torch.arange(n) % 10
+    start = time.perf_counter()
+    images = generate(model.generator, n, z_dim=model.config.z_dim, labels=labels, rng=torch.Generator().manual_seed(0))
+    row = dict(model="cgan_fashion_mnist", n=n, seconds_per_image=round((time.perf_counter() - start) / n, 5))
+    row.update(score(images, labels, reference, classifier))
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def real_floor(n, reference, classifier) -> dict:
+    from sdgan_course.data.images import load_images
+
+    test = load_images("fashion_mnist", "test", limit=n)
+    row = dict(model="real test images", n=len(test.images))
+    row.update(score(test.images, test.labels, reference, classifier))
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", type=Path)
+    parser.add_argument("--snapshots", type=Path, help="a training folder with ema_step*.pt files")
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--n", type=int, default=5000, help="samples for the floor, the cGAN and the headline row")
+    parser.add_argument("--grid-n", type=int, default=None, help="samples per grid and guidance row (default --n)")
+    parser.add_argument("--headline", default="dpm-solver:10:best", help="sampler:steps:guidance (or best) at --n")
+    parser.add_argument("--guidance", type=float, default=None, help="guidance of the grid (default: the headline's)")
+    parser.add_argument("--grid", default=None, help="sampler:steps,... (default: the full grid)")
+    parser.add_argument("--scales", default=None, help="guidance scales, comma-separated")
+    parser.add_argument("--scale-sampler", default="dpm-solver:10", help="sampler:steps of the guidance sweep")
+    parser.add_argument("--no-cgan", action="store_true")
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    classifier = load_classifier("fashion_mnist")
+    reference = reference_statistics("fashion_mnist", "train", classifier=classifier, num_features=args.n)
+
+    if args.snapshots:
+        rows = []
+        for path in sorted(args.snapshots.glob("ema_step*.pt")):
+            loaded = load_diffusion(path)
+            row = measure_diffusion(loaded, args.n, "dpm-solver", 10, args.guidance or 2.0, reference, classifier)
+            rows.append({"step": loaded.step, **row})
+        if args.out:
+            args.out.write_text(json.dumps(rows, indent=1))
+        return 0
+
+    loaded = load_diffusion(args.checkpoint)
+    result = {
+        "machine": machine(),
+        "model": str(args.checkpoint),
+        "model_step": loaded.step,
+        "n_samples": args.n,
+        "command": " ".join(sys.argv),
+    }
+    result["real_floor"] = real_floor(args.n, reference, classifier)
+    if not args.no_cgan:
+        result["cgan"] = measure_cgan(args.n, reference, classifier)
+    grid_n = args.grid_n or args.n
+    grid_reference = reference
+    if grid_n != args.n:  # precision/recall compare equal set sizes: a reference of the grid's size
+        grid_reference = reference_statistics("fashion_mnist", "train", classifier=classifier, num_features=grid_n)
+        result["real_floor_grid"] = real_floor(grid_n, grid_reference, classifier)
+    result["grid_n"] = grid_n
+
+    def save():
+        if args.out:
+            args.out.write_text(json.dumps(result, indent=1))
+
+    # 1. the guidance sweep (its best FID picks the guidance of the headline row when --headline ends in ":best")
+    scales = DEFAULT_SCALES if args.scales is None else [float(s) for s in args.scales.split(",")]
+    sampler, steps = args.scale_sampler.split(":")
+    result["guidance"] = []
+    for scale in scales:
+        row = measure_diffusion(loaded, grid_n, sampler, int(steps), scale, grid_reference, classifier)
+        result["guidance"].append(row)
+        save()
+    # 2. the headline row at --n samples, beside the cGAN
+    sampler, steps, scale = args.headline.split(":")
+    if scale == "best":
+        scale = min(result["guidance"], key=lambda r: r["fid"])["guidance"]
+    result["headline"] = measure_diffusion(loaded, args.n, sampler, int(steps), float(scale), reference, classifier)
+    save()
+    # 3. quality against cost at the headline's guidance
+    guidance = float(scale) if args.guidance is None else args.guidance
+    grid = DEFAULT_GRID
+    if args.grid is not None:
+        grid = [(g.split(":")[0], int(g.split(":")[1])) for g in args.grid.split(",")]
+    result["samplers"] = []
+    for sampler, steps in grid:
+        row = measure_diffusion(loaded, grid_n, sampler, steps, guidance, grid_reference, classifier)
+        result["samplers"].append(row)
+        save()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
