@@ -33,13 +33,13 @@ NOTEBOOKS = (
     Notebook("05_training_a_gan", "Training a GAN", "the full loop on Fashion-MNIST: EMA, checkpoints, conditioning", 5, 8),
     Notebook("06_evaluating_generators", "Evaluating generators", "FID, KID, precision/recall, SSIM, memorisation, two-sample tests", 2, 2),
     Notebook("07_generate_score_select", "Generate, score, select", "best-of-N, rejection sampling, latent interpolation", 4, 2),
+    Notebook("08_variational_autoencoders", "Variational autoencoders", "ELBO, reparameterisation, KL, the autoencoder latent diffusion needs", 5, 3),
+    Notebook("09_diffusion_from_scratch", "Diffusion from scratch (DDPM)", "forward process, schedules, noise prediction, U-Net, sampling", 15, 5),
+    Notebook("10_faster_and_steerable_sampling", "Faster and steerable sampling", "DDIM, DPM-Solver++, quality vs cost, classifier-free guidance", 10, 10),
 )
 
 # The rest of the arc (notebooks 08-12, planned), shown in the README's course map until each notebook lands.
 PLANNED = (
-    ("08", "Variational autoencoders", "ELBO, reparameterisation, KL, the autoencoder latent diffusion needs"),
-    ("09", "Diffusion from scratch (DDPM)", "forward process, schedules, noise prediction, U-Net, sampling"),
-    ("10", "Faster and steerable sampling", "DDIM, step count vs quality, classifier-free guidance"),
     ("11", "Stable Diffusion in miniature", "latent diffusion with text and cross-attention, mapped to the real one"),
     ("12", "GANs vs diffusion", "quality vs compute, sampling speed, diversity; DALL-E, CLIP, NeRF"),
 )
