@@ -13,7 +13,8 @@ from sdgan_course.checkpoint import CheckpointError, save_checkpoint
 from sdgan_course.cli import clip as clip_cli
 from sdgan_course.data.images import load_images
 from sdgan_course.losses.clip import INIT_LOG_SCALE, clip_logits, clip_loss
-from sdgan_course.metrics.clip_score import clip_score, rerank, zero_shot_accuracy
+from sdgan_course.data.captions import compose_pairs
+from sdgan_course.metrics.clip_score import clip_score, composition_accuracy, rerank, zero_shot_accuracy
 from sdgan_course.models.text_encoder import CLIPConfig, MiniCLIP
 from sdgan_course.train.clip import (
     CLIPRun,
@@ -214,6 +215,16 @@ def test_clip_score_and_rerank(trained):
         rerank(trained, mixed, "a photo of a bag", 21)
     with pytest.raises(ValueError, match="one prompt or one per image"):
         clip_score(trained, trousers, ["a bag", "a coat"])
+
+
+def test_composition_accuracy(trained):
+    test = load_images("fashion_mnist", "test", limit=500)
+    pairs = compose_pairs(test.images, test.labels, 200, rng=torch.Generator().manual_seed(0))
+    score = composition_accuracy(trained, pairs.images, pairs.labels)
+    assert 0 <= score.accuracy <= score.items <= 1 and score.predictions.shape == (200, 2)
+    assert score.items > 2 / 90  # better than guessing the pair (chance: 1/90 ordered, 2/90 either order)
+    manual = (score.predictions == pairs.labels).all(1).float().mean().item()
+    assert score.accuracy == pytest.approx(manual)
 
 
 def test_train_clip_command(tmp_path):

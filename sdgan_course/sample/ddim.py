@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 
 from ..schedules import NoiseSchedule, sampling_timesteps
-from .ddpm import EpsFn, SampleResult, StepOutput, _check_steps, alpha_bar_at, initial_noise, predict_x0
+from .ddpm import EpsFn, SampleResult, StepOutput, _check_steps, alpha_bar_at, predict_x0, run_sampler
 
 
 def ddim_sigma(schedule: NoiseSchedule, t: int, t_prev: int, eta: float, like: torch.Tensor) -> torch.Tensor:
@@ -77,24 +77,28 @@ def ddim_sample(
     start_step: int = 0,
     keep_trajectory: bool = False,
 ) -> SampleResult:
-    """Draw images of ``shape`` with ``num_steps`` DDIM steps (``num_steps`` network evaluations).
+    """Draw images of ``shape`` with ``num_steps`` DDIM steps (``num_steps`` network evaluations), in [-1, 1].
 
     ``x_start`` replaces the initial noise; with ``start_step = k`` the first k timesteps are skipped (SDEdit-style
-    image-to-image starts from a noised image at a middle timestep). Returns images in [-1, 1].
+    image-to-image starts from a noised image at a middle timestep).
     """
-    num_steps = _check_steps(num_steps, schedule)
-    timesteps = sampling_timesteps(num_steps, schedule.num_steps, spacing=spacing)[start_step:]
-    x = initial_noise(shape, rng=rng, device=device) if x_start is None else x_start
-    traj, preds = [], []
-    for i, t in enumerate(timesteps.tolist()):
-        t_prev = timesteps[i + 1].item() if i + 1 < len(timesteps) else -1
-        t_batch = torch.full((x.shape[0],), t, device=x.device, dtype=torch.long)  # (B,)
-        step = ddim_step(schedule, eps_fn(x, t_batch), x, t, t_prev, eta=eta, clip_x0=clip_x0, rng=rng)
-        if keep_trajectory:
-            traj.append(x.cpu())
-            preds.append(step.x0.cpu())
-        x = step.prev
-    return SampleResult(x.clamp(-1, 1), traj, preds, timesteps)
+
+    def step(eps, x, t, t_prev):
+        return ddim_step(schedule, eps, x, t, t_prev, eta=eta, clip_x0=clip_x0, rng=rng)
+
+    return run_sampler(
+        eps_fn,
+        step,
+        shape,
+        schedule,
+        num_steps=num_steps,
+        spacing=spacing,
+        rng=rng,
+        device=device,
+        x_start=x_start,
+        start_step=start_step,
+        keep_trajectory=keep_trajectory,
+    )
 
 
 @torch.no_grad()

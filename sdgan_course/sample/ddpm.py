@@ -106,6 +106,41 @@ def initial_noise(shape, *, rng: torch.Generator | None, device) -> torch.Tensor
     return torch.randn(shape, generator=rng).to(device)
 
 
+StepFn = Callable[[torch.Tensor, torch.Tensor, int, int], StepOutput]  # (eps, x_t, t, t_prev) -> StepOutput
+
+
+def run_sampler(
+    eps_fn: EpsFn,
+    step_fn: StepFn,
+    shape: tuple[int, ...],
+    schedule: NoiseSchedule,
+    *,
+    num_steps: int | None,
+    spacing: str,
+    rng: torch.Generator | None,
+    device,
+    x_start: torch.Tensor | None = None,
+    start_step: int = 0,
+    keep_trajectory: bool = False,
+) -> SampleResult:
+    """The loop every sampler shares: visit the timesteps from noisy to clean, ask ``eps_fn`` for the noise at each,
+    and let ``step_fn`` move to the next one (``-1`` = the clean image). ``x_start`` replaces the initial noise; with
+    ``start_step = k`` the first k timesteps are skipped (image-to-image starts from a noised image)."""
+    num_steps = _check_steps(num_steps, schedule)
+    timesteps = sampling_timesteps(num_steps, schedule.num_steps, spacing=spacing)[start_step:]
+    x = initial_noise(shape, rng=rng, device=device) if x_start is None else x_start
+    traj, preds = [], []
+    for i, t in enumerate(timesteps.tolist()):
+        t_prev = timesteps[i + 1].item() if i + 1 < len(timesteps) else -1
+        t_batch = torch.full((x.shape[0],), t, device=x.device, dtype=torch.long)  # (B,)
+        step = step_fn(eps_fn(x, t_batch), x, t, t_prev)
+        if keep_trajectory:
+            traj.append(x.cpu())
+            preds.append(step.x0.cpu())
+        x = step.prev
+    return SampleResult(x.clamp(-1, 1), traj, preds, timesteps)
+
+
 @torch.no_grad()
 def ddpm_sample(
     eps_fn: EpsFn,
@@ -119,25 +154,27 @@ def ddpm_sample(
     rng: torch.Generator | None = None,
     device: torch.device | str = "cpu",
     x_start: torch.Tensor | None = None,
+    start_step: int = 0,
     keep_trajectory: bool = False,
 ) -> SampleResult:
-    """Draw images of ``shape`` (B, C, H, W) with Algorithm 2 of Ho et al. (all T steps by default).
+    """Draw images of ``shape`` (B, C, H, W) with Algorithm 2 of Ho et al. (all T steps by default), in [-1, 1]."""
 
-    ``x_start`` replaces the initial noise (e.g. for image-to-image). Returns images in [-1, 1].
-    """
-    num_steps = _check_steps(num_steps, schedule)
-    timesteps = sampling_timesteps(num_steps, schedule.num_steps, spacing=spacing)
-    x = initial_noise(shape, rng=rng, device=device) if x_start is None else x_start
-    traj, preds = [], []
-    for i, t in enumerate(timesteps.tolist()):
-        t_prev = timesteps[i + 1].item() if i + 1 < len(timesteps) else -1
-        t_batch = torch.full((x.shape[0],), t, device=x.device, dtype=torch.long)  # (B,)
-        step = ddpm_step(schedule, eps_fn(x, t_batch), x, t, t_prev, variance=variance, clip_x0=clip_x0, rng=rng)
-        if keep_trajectory:
-            traj.append(x.cpu())
-            preds.append(step.x0.cpu())
-        x = step.prev
-    return SampleResult(x.clamp(-1, 1), traj, preds, timesteps)
+    def step(eps, x, t, t_prev):
+        return ddpm_step(schedule, eps, x, t, t_prev, variance=variance, clip_x0=clip_x0, rng=rng)
+
+    return run_sampler(
+        eps_fn,
+        step,
+        shape,
+        schedule,
+        num_steps=num_steps,
+        spacing=spacing,
+        rng=rng,
+        device=device,
+        x_start=x_start,
+        start_step=start_step,
+        keep_trajectory=keep_trajectory,
+    )
 
 
 __all__ = [
@@ -150,4 +187,5 @@ __all__ = [
     "ddpm_step",
     "initial_noise",
     "predict_x0",
+    "run_sampler",
 ]

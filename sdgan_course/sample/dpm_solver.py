@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import torch
 
-from ..schedules import NoiseSchedule, sampling_timesteps
-from .ddpm import EpsFn, SampleResult, _check_steps, alpha_bar_at, initial_noise
+from ..schedules import NoiseSchedule
+from .ddpm import EpsFn, SampleResult, StepOutput, alpha_bar_at, run_sampler
 
 
 @torch.no_grad()
@@ -43,35 +43,40 @@ def dpm_solver_sample(
     keep_trajectory: bool = False,
 ) -> SampleResult:
     """Draw images of ``shape`` with ``num_steps`` DPM-Solver++(2M) steps; images in [-1, 1]."""
-    num_steps = _check_steps(num_steps, schedule)
-    timesteps = sampling_timesteps(num_steps, schedule.num_steps, spacing=spacing)[start_step:]
-    x = initial_noise(shape, rng=rng, device=device) if x_start is None else x_start
-    traj, preds = [], []
-    x0_prev, h_prev = None, None
-    for i, t in enumerate(timesteps.tolist()):
+    memory = {}  # the previous step's data prediction and log-SNR gap: what makes the method multistep
+
+    def step(eps, x, t, t_prev):
         ab_t = alpha_bar_at(schedule, t, x)
         alpha_t, sigma_t = ab_t.sqrt(), (1 - ab_t).sqrt()
-        t_batch = torch.full((x.shape[0],), t, device=x.device, dtype=torch.long)  # (B,)
-        x0 = (x - sigma_t * eps_fn(x, t_batch)) / alpha_t  # data prediction
+        x0 = (x - sigma_t * eps) / alpha_t  # data prediction
         if clip_x0:
             x0 = x0.clamp(-1, 1)
-        if keep_trajectory:
-            traj.append(x.cpu())
-            preds.append(x0.cpu())
-        if i + 1 == len(timesteps):  # the last step lands on sigma = 0: the prediction itself
-            x = x0
-            break
-        ab_next = alpha_bar_at(schedule, timesteps[i + 1].item(), x)
+        if t_prev < 0:  # the last step lands on sigma = 0: the prediction itself
+            return StepOutput(x0, x0)
+        ab_next = alpha_bar_at(schedule, t_prev, x)
         alpha_next, sigma_next = ab_next.sqrt(), (1 - ab_next).sqrt()
         h = torch.log(alpha_next / sigma_next) - torch.log(alpha_t / sigma_t)
-        if x0_prev is None:
-            d = x0
+        if "x0" not in memory:
+            d = x0  # first order (DDIM) for the first step
         else:
-            r = h_prev / h
-            d = (1 + 1 / (2 * r)) * x0 - (1 / (2 * r)) * x0_prev
-        x = (sigma_next / sigma_t) * x - alpha_next * torch.expm1(-h) * d
-        x0_prev, h_prev = x0, h
-    return SampleResult(x.clamp(-1, 1), traj, preds, timesteps)
+            r = memory["h"] / h
+            d = (1 + 1 / (2 * r)) * x0 - (1 / (2 * r)) * memory["x0"]
+        memory.update(x0=x0, h=h)
+        return StepOutput((sigma_next / sigma_t) * x - alpha_next * torch.expm1(-h) * d, x0)
+
+    return run_sampler(
+        eps_fn,
+        step,
+        shape,
+        schedule,
+        num_steps=num_steps,
+        spacing=spacing,
+        rng=rng,
+        device=device,
+        x_start=x_start,
+        start_step=start_step,
+        keep_trajectory=keep_trajectory,
+    )
 
 
 __all__ = ["dpm_solver_sample"]
