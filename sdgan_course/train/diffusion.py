@@ -25,7 +25,7 @@ from ..device import amp_dtype, autocast
 from ..losses.diffusion import diffusion_loss
 from ..models.unet import UNet, UNetConfig
 from ..schedules import NoiseSchedule
-from .loop import EMA, grad_norm, train_loop
+from .loop import EMA, grad_norm, loop_options, train_loop
 
 CHECKPOINT_KIND = "ddpm"
 
@@ -234,16 +234,13 @@ def train_diffusion(
         run,
         step_fn,
         steps=steps,
-        batch_size=cfg.batch_size,
         checkpoint_path=checkpoint_path,
-        checkpoint_every=cfg.checkpoint_every,
-        log_every=cfg.log_every,
-        max_grad_norm=cfg.max_grad_norm,
         hook=hook,
         hook_every=hook_every,
         progress=progress,
         max_seconds=max_seconds,
         desc="diffusion training",
+        **loop_options(cfg),
     )
     return DiffusionTrainResult(run, result.seconds, result.examples_per_second)
 
@@ -318,4 +315,3 @@ __all__ = [
     "train_diffusion",
     "with_steps",
 ]
-

@@ -168,6 +168,14 @@ class Run:
         raise NotImplementedError(f"{type(self).__name__} is not checkpointed: run train_loop without checkpoint_path.")
 
 
+LOOP_FIELDS = ("batch_size", "checkpoint_every", "log_every", "max_grad_norm")
+
+
+def loop_options(config) -> dict:
+    """The bookkeeping fields every training config shares, as keyword arguments of :func:`train_loop`."""
+    return {name: getattr(config, name) for name in LOOP_FIELDS}
+
+
 def _progress(initial: int, total: int, enabled: bool, desc: str):
     if not enabled:
         return None
@@ -176,4 +184,13 @@ def _progress(initial: int, total: int, enabled: bool, desc: str):
     return tqdm(total=total, initial=initial, desc=desc, unit="step")
 
 
-__all__ = ["DivergenceError", "EMA", "LoopResult", "Run", "check_divergence", "grad_norm", "train_loop"]
+__all__ = [
+    "DivergenceError",
+    "EMA",
+    "LoopResult",
+    "Run",
+    "check_divergence",
+    "grad_norm",
+    "loop_options",
+    "train_loop",
+]
