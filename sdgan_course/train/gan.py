@@ -22,7 +22,7 @@ from ..data.batches import StepBatches
 from ..device import amp_dtype, autocast
 from ..losses.gan import GAN_LOSSES, clip_weights_, discriminator_loss, generator_loss, gradient_penalty, r1_penalty
 from ..models.gan import CHECKPOINT_KIND, GANConfig, build_gan, sample_noise
-from .loop import EMA, DivergenceError, grad_norm, train_loop
+from .loop import EMA, DivergenceError, grad_norm, loop_options, train_loop
 
 # ---------------------------------------------------------------- optimisers and the step
 
@@ -322,9 +322,8 @@ def train_gan(
         )
 
     result = train_loop(
-        run, step_fn, steps=steps, batch_size=cfg.batch_size, checkpoint_path=checkpoint_path,
-        checkpoint_every=cfg.checkpoint_every, log_every=cfg.log_every, max_grad_norm=cfg.max_grad_norm, hook=hook,
-        hook_every=hook_every, progress=progress, max_seconds=max_seconds, desc="GAN training",
+        run, step_fn, steps=steps, checkpoint_path=checkpoint_path, hook=hook, hook_every=hook_every,
+        progress=progress, max_seconds=max_seconds, desc="GAN training", **loop_options(cfg),
         postfix=("loss_d", "loss_g"),
         fixes="lower the learning rate, use spectral normalisation or a gradient penalty (wgan-gp, r1), or turn off "
         "mixed precision (amp=False)",
