@@ -11,9 +11,9 @@ import torch.nn.functional as F
 
 from sdgan_course.checkpoint import CheckpointError, save_checkpoint
 from sdgan_course.cli import clip as clip_cli
+from sdgan_course.data.captions import compose_pairs
 from sdgan_course.data.images import load_images
 from sdgan_course.losses.clip import INIT_LOG_SCALE, clip_logits, clip_loss
-from sdgan_course.data.captions import compose_pairs
 from sdgan_course.metrics.clip_score import clip_score, composition_accuracy, rerank, zero_shot_accuracy
 from sdgan_course.models.text_encoder import CLIPConfig, MiniCLIP
 from sdgan_course.train.clip import (
@@ -222,7 +222,7 @@ def test_composition_accuracy(trained):
     pairs = compose_pairs(test.images, test.labels, 200, rng=torch.Generator().manual_seed(0))
     score = composition_accuracy(trained, pairs.images, pairs.labels)
     assert 0 <= score.accuracy <= score.items <= 1 and score.predictions.shape == (200, 2)
-    assert score.items > 2 / 90  # better than guessing the pair (chance: 1/90 ordered, 2/90 either order)
+    assert score.accuracy > 0.05  # chance is 1/90 (seed 0 gives 0.13 exact, 0.21 in either order)
     manual = (score.predictions == pairs.labels).all(1).float().mean().item()
     assert score.accuracy == pytest.approx(manual)
 
