@@ -248,3 +248,14 @@ def test_train_clip_command(tmp_path):
     finally:
         torch.set_num_threads(threads)
     assert json.loads((out / "zero_shot.json").read_text())["step"] == 6
+
+
+def test_shipped_clip_is_intact_and_good():
+    from sdgan_course.train.clip import load_shipped_clip
+
+    model = load_shipped_clip("clip_fashion_mnist")  # checked against data/SHA256SUMS
+    assert not model.training and not any(p.requires_grad for p in model.parameters())
+    enc = model.encode_text(["a photo of a sneaker", ""])  # the empty prompt is guidance's null condition
+    assert enc.tokens.shape == (2, 16, 64) and enc.mask[1].sum() == 2
+    test = load_images("fashion_mnist", "test", limit=1_000)
+    assert zero_shot_accuracy(model, test.images, test.labels).accuracy > 0.85  # 0.897 on all 10,000
