@@ -171,10 +171,10 @@ def test_adaptive_weight_in_the_autoencoder_loss_equals_the_gradient_ratio():
     g_gan = torch.autograd.grad(terms.gan, ae.last_layer, retain_graph=True)[0]
     expected = 0.5 * min(float(g_rec.norm() / (g_gan.norm() + 1e-4)), 1e4)
     assert float(terms.adaptive_weight) == pytest.approx(expected, rel=1e-5)
-    assert float(terms.loss) == pytest.approx(float(terms.rec + 1e-6 * terms.kl + terms.adaptive_weight * terms.gan),
+    assert terms.loss.item() == pytest.approx((terms.rec + 1e-6 * terms.kl + terms.adaptive_weight * terms.gan).item(),
                                               rel=1e-5)
     # the reconstruction term is the per-image sum of |x - x_hat|, averaged over the batch
-    assert float(terms.rec) == pytest.approx(float((x - x_hat).abs().flatten(1).sum(1).mean()), rel=1e-5)
+    assert terms.rec.item() == pytest.approx((x - x_hat).abs().flatten(1).sum(1).mean().item(), rel=1e-5)
     off = autoencoder_loss(x, x_hat, post, perceptual=None, discriminator=None, last_layer=None, adversarial=False)
     assert float(off.gan) == 0 and float(off.adaptive_weight) == 0
     with pytest.raises(ValueError, match="discriminator"):
