@@ -72,15 +72,12 @@ def ddim_sample(
     clip_x0: bool = True,
     spacing: str = "quadratic",
     rng: torch.Generator | None = None,
-    device: torch.device | str = "cpu",
-    x_start: torch.Tensor | None = None,
-    start_step: int = 0,
-    keep_trajectory: bool = False,
+    **options,
 ) -> SampleResult:
     """Draw images of ``shape`` with ``num_steps`` DDIM steps (``num_steps`` network evaluations), in [-1, 1].
 
-    ``x_start`` replaces the initial noise; with ``start_step = k`` the first k timesteps are skipped (SDEdit-style
-    image-to-image starts from a noised image at a middle timestep).
+    ``options``: ``device``, ``x_start`` (replaces the initial noise), ``start_step = k`` (skip the first k timesteps:
+    SDEdit-style image-to-image starts from a noised image), ``keep_trajectory`` (see :func:`~.ddpm.run_sampler`).
     """
 
     def step(eps, x, t, t_prev):
@@ -94,10 +91,7 @@ def ddim_sample(
         num_steps=num_steps,
         spacing=spacing,
         rng=rng,
-        device=device,
-        x_start=x_start,
-        start_step=start_step,
-        keep_trajectory=keep_trajectory,
+        **options,
     )
 
 

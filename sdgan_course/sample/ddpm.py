@@ -118,14 +118,17 @@ def run_sampler(
     num_steps: int | None,
     spacing: str,
     rng: torch.Generator | None,
-    device,
+    device: torch.device | str = "cpu",
     x_start: torch.Tensor | None = None,
     start_step: int = 0,
     keep_trajectory: bool = False,
 ) -> SampleResult:
     """The loop every sampler shares: visit the timesteps from noisy to clean, ask ``eps_fn`` for the noise at each,
-    and let ``step_fn`` move to the next one (``-1`` = the clean image). ``x_start`` replaces the initial noise; with
-    ``start_step = k`` the first k timesteps are skipped (image-to-image starts from a noised image)."""
+    and let ``step_fn`` move to the next one (``-1`` = the clean image).
+
+    Every sampler forwards these ``options`` here: ``device`` (where the noise goes), ``x_start`` (replaces the
+    initial noise), ``start_step = k`` (skip the first k timesteps: image-to-image starts from a noised image) and
+    ``keep_trajectory`` (keep x_t and the predicted x_0 of every step, on the CPU)."""
     num_steps = _check_steps(num_steps, schedule)
     timesteps = sampling_timesteps(num_steps, schedule.num_steps, spacing=spacing)[start_step:]
     x = initial_noise(shape, rng=rng, device=device) if x_start is None else x_start
@@ -152,12 +155,12 @@ def ddpm_sample(
     clip_x0: bool = True,
     spacing: str = "trailing",
     rng: torch.Generator | None = None,
-    device: torch.device | str = "cpu",
-    x_start: torch.Tensor | None = None,
-    start_step: int = 0,
-    keep_trajectory: bool = False,
+    **options,
 ) -> SampleResult:
-    """Draw images of ``shape`` (B, C, H, W) with Algorithm 2 of Ho et al. (all T steps by default), in [-1, 1]."""
+    """Draw images of ``shape`` (B, C, H, W) with Algorithm 2 of Ho et al. (all T steps by default), in [-1, 1].
+
+    ``options``: ``device``, ``x_start``, ``start_step``, ``keep_trajectory`` (see :func:`run_sampler`).
+    """
 
     def step(eps, x, t, t_prev):
         return ddpm_step(schedule, eps, x, t, t_prev, variance=variance, clip_x0=clip_x0, rng=rng)
@@ -170,10 +173,7 @@ def ddpm_sample(
         num_steps=num_steps,
         spacing=spacing,
         rng=rng,
-        device=device,
-        x_start=x_start,
-        start_step=start_step,
-        keep_trajectory=keep_trajectory,
+        **options,
     )
 
 

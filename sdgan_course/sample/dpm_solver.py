@@ -37,12 +37,12 @@ def dpm_solver_sample(
     spacing: str = "quadratic",
     clip_x0: bool = True,
     rng: torch.Generator | None = None,
-    device: torch.device | str = "cpu",
-    x_start: torch.Tensor | None = None,
-    start_step: int = 0,
-    keep_trajectory: bool = False,
+    **options,
 ) -> SampleResult:
-    """Draw images of ``shape`` with ``num_steps`` DPM-Solver++(2M) steps; images in [-1, 1]."""
+    """Draw images of ``shape`` with ``num_steps`` DPM-Solver++(2M) steps; images in [-1, 1].
+
+    ``options``: ``device``, ``x_start``, ``start_step``, ``keep_trajectory`` (see :func:`~.ddpm.run_sampler`).
+    """
     memory = {}  # the previous step's data prediction and log-SNR gap: what makes the method multistep
 
     def step(eps, x, t, t_prev):
@@ -72,10 +72,7 @@ def dpm_solver_sample(
         num_steps=num_steps,
         spacing=spacing,
         rng=rng,
-        device=device,
-        x_start=x_start,
-        start_step=start_step,
-        keep_trajectory=keep_trajectory,
+        **options,
     )
 
 
