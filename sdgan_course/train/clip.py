@@ -28,7 +28,7 @@ from ..data.batches import StepBatches
 from ..data.captions import CLASS_WORDS, caption_labels, compose_pairs
 from ..losses.clip import clip_loss
 from ..models.text_encoder import CLIPConfig, MiniCLIP, Tokenizer
-from .loop import grad_norm, train_loop
+from .loop import ResumableRun, grad_norm, train_loop
 
 CHECKPOINT_KIND = "clip"
 
@@ -120,8 +120,10 @@ def pair_group_ids(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     return num_classes + labels[:, 0] * num_classes + labels[:, 1]  # (P,)
 
 
-class CLIPRun:
+class CLIPRun(ResumableRun):
     """A CLIP training run: model, AdamW, LR schedule, step counter, history and RNG state (captions, pairs)."""
+
+    kind = CHECKPOINT_KIND
 
     def __init__(self, model_config: CLIPConfig, train_config: CLIPTrainConfig, *, device="cpu"):
         self.model_config, self.train_config = model_config, train_config
@@ -156,16 +158,10 @@ class CLIPRun:
             "history": self.history,
         }
 
-    def save(self, path: str | Path) -> Path:
-        """Atomically save the whole run (resumable)."""
-        return save_checkpoint(path, self.state(), kind=CHECKPOINT_KIND)
-
     @classmethod
     def load(cls, path, *, device="cpu", train_config: CLIPTrainConfig | None = None) -> CLIPRun:
         """Rebuild a run from :meth:`save`'s file; ``train_config`` may extend e.g. ``steps``."""
-        ckpt = load_checkpoint(path, kind=CHECKPOINT_KIND)
-        if "opt" not in ckpt:
-            raise CheckpointError(f"{path} holds only the model's weights (a shipped model): it cannot be resumed.")
+        ckpt = cls.read_resumable(path)
         config = _model_config(ckpt, path)
         run = cls(config, train_config or CLIPTrainConfig(**ckpt["train_config"]), device=device)
         _load_weights(run.model, ckpt["model"], path)

@@ -25,7 +25,7 @@ from ..device import amp_dtype, autocast
 from ..losses.diffusion import diffusion_loss
 from ..models.unet import UNet, UNetConfig
 from ..schedules import NoiseSchedule
-from .loop import EMA, grad_norm, loop_options, train_loop
+from .loop import EMA, ResumableRun, grad_norm, loop_options, train_loop
 
 CHECKPOINT_KIND = "ddpm"
 
@@ -116,8 +116,10 @@ def diffusion_train_step(
     return {"loss": values[0], "grad_norm": values[1]}
 
 
-class DiffusionRun:
+class DiffusionRun(ResumableRun):
     """A diffusion training run: U-Net, its EMA, optimiser, LR warm-up, step counter, history and RNG state."""
+
+    kind = CHECKPOINT_KIND
 
     def __init__(self, unet_config: UNetConfig, train_config: DiffusionTrainConfig, *, device="cpu"):
         self.unet_config, self.train_config = unet_config, train_config
@@ -151,16 +153,10 @@ class DiffusionRun:
             "history": self.history,
         }
 
-    def save(self, path: str | Path) -> Path:
-        """Atomically save the whole run (resumable)."""
-        return save_checkpoint(path, self.state(), kind=CHECKPOINT_KIND)
-
     @classmethod
     def load(cls, path, *, device="cpu", train_config: DiffusionTrainConfig | None = None) -> DiffusionRun:
         """Rebuild a run from :meth:`save`'s file; ``train_config`` may extend e.g. ``steps``."""
-        ckpt = load_checkpoint(path, kind=CHECKPOINT_KIND)
-        if "opt" not in ckpt:
-            raise CheckpointError(f"{path} holds only sampling weights (a shipped model): it cannot be resumed.")
+        ckpt = cls.read_resumable(path)
         run = cls(
             UNetConfig(**ckpt["unet_config"]),
             train_config or DiffusionTrainConfig(**ckpt["train_config"]),

@@ -17,12 +17,12 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ..checkpoint import CheckpointError, save_checkpoint
 from ..data.batches import StepBatches
 from ..device import amp_dtype, autocast
 from ..losses.gan import GAN_LOSSES, clip_weights_, discriminator_loss, generator_loss, gradient_penalty, r1_penalty
 from ..models.gan import CHECKPOINT_KIND, GANConfig, build_gan, sample_noise
-from .loop import EMA, DivergenceError, grad_norm, loop_options, train_loop
+from .loop import EMA, DivergenceError, ResumableRun, grad_norm, loop_options, train_loop
 
 # ---------------------------------------------------------------- optimisers and the step
 
@@ -210,8 +210,11 @@ class GANTrainConfig:
         return cls(loss=loss, **{**sizes[profile], **per_loss, **overrides})
 
 
-class GANRun:
+class GANRun(ResumableRun):
     """Everything a GAN training run holds: models, optimisers, EMA, step counter, history and RNG state."""
+
+    kind = CHECKPOINT_KIND
+    optimizer_key = "opt_g"
 
     def __init__(self, gan_config: GANConfig, train_config: GANTrainConfig, *, device: torch.device | str = "cpu"):
         self.gan_config, self.train_config = gan_config, train_config
@@ -249,16 +252,10 @@ class GANRun:
             "history": self.history,
         }
 
-    def save(self, path: str | Path) -> Path:
-        """Atomically save the whole run (resumable)."""
-        return save_checkpoint(path, self.state(), kind=CHECKPOINT_KIND)
-
     @classmethod
     def load(cls, path: str | Path, *, device: torch.device | str = "cpu", train_config: GANTrainConfig | None = None):
         """Rebuild a run from a checkpoint written by :meth:`save`; ``train_config`` may extend e.g. ``steps``."""
-        ckpt = load_checkpoint(path, kind=CHECKPOINT_KIND)
-        if "opt_g" not in ckpt:
-            raise CheckpointError(f"{path} holds only sampling weights (a shipped model): it cannot be resumed.")
+        ckpt = cls.read_resumable(path)
         saved_train = GANTrainConfig(**ckpt["train_config"])
         run = cls(GANConfig(**ckpt["gan_config"]), train_config or saved_train, device=device)
         try:

@@ -26,6 +26,8 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
+from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+
 
 class DivergenceError(RuntimeError):
     """Training produced a NaN/inf loss or an exploding gradient; the last good checkpoint is kept."""
@@ -166,6 +168,28 @@ class Run:
 
     def save(self, path):
         raise NotImplementedError(f"{type(self).__name__} is not checkpointed: run train_loop without checkpoint_path.")
+
+
+class ResumableRun:
+    """What every saved-and-resumed run shares: ``save`` writes :meth:`state` atomically under the class's ``kind``;
+    :meth:`read_resumable` reads such a file back and refuses a sampling-only export (it has no optimiser state)."""
+
+    kind: str = ""
+    optimizer_key: str = "opt"  # a field that only a resumable file holds
+
+    def state(self) -> dict:
+        raise NotImplementedError
+
+    def save(self, path: str | Path) -> Path:
+        """Atomically save the whole run (resumable)."""
+        return save_checkpoint(path, self.state(), kind=self.kind)
+
+    @classmethod
+    def read_resumable(cls, path: str | Path) -> dict:
+        ckpt = load_checkpoint(path, kind=cls.kind)
+        if cls.optimizer_key not in ckpt:
+            raise CheckpointError(f"{path} holds only sampling weights (a shipped model): it cannot be resumed.")
+        return ckpt
 
 
 LOOP_FIELDS = ("batch_size", "checkpoint_every", "log_every", "max_grad_norm")

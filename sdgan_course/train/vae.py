@@ -36,7 +36,7 @@ from ..models.vae import (
     latent_scale_factor,
 )
 from ..nn.blocks import init_dcgan_weights
-from .loop import grad_norm, train_loop
+from .loop import ResumableRun, grad_norm, train_loop
 
 
 def _sizes(profile: str, table: dict) -> dict:
@@ -227,9 +227,11 @@ def autoencoder_train_step(
     return stats
 
 
-class AutoencoderRun:
+class AutoencoderRun(ResumableRun):
     """An autoencoder training run: the autoencoder, the patch discriminator (if adversarial), two optimisers,
     step counter, history and RNG state. The perceptual network (the course classifier) is frozen and not saved."""
+
+    kind = AUTOENCODER_KIND
 
     def __init__(self, ae_config: AutoencoderConfig, train_config: AutoencoderTrainConfig, *, device="cpu",
                  image_size: int = 28):
@@ -253,15 +255,9 @@ class AutoencoderRun:
             state |= {"discriminator": self.discriminator.state_dict(), "opt_d": self.opt_d.state_dict()}
         return state
 
-    def save(self, path) -> Path:
-        return save_checkpoint(path, self.state(), kind=AUTOENCODER_KIND)
-
     @classmethod
     def load(cls, path, *, device="cpu", train_config: AutoencoderTrainConfig | None = None) -> AutoencoderRun:
-        ckpt = load_checkpoint(path, kind=AUTOENCODER_KIND)
-        if "opt" not in ckpt:
-            raise CheckpointError(f"{path} holds only the exported autoencoder (a shipped model): it cannot be "
-                                  "resumed.")
+        ckpt = cls.read_resumable(path)
         train_config = train_config or AutoencoderTrainConfig(**ckpt["train_config"])
         run = cls(AutoencoderConfig(**ckpt["ae_config"]), train_config, device=device, image_size=ckpt["image_size"])
         _load_state(run.model, ckpt["model"], path)
