@@ -63,7 +63,7 @@ class DiffusionTrainConfig:
     @classmethod
     def preset(cls, profile: str, **overrides) -> DiffusionTrainConfig:
         sizes = {
-            "ci": dict(steps=20, batch_size=32, train_limit=2_000, checkpoint_every=10, log_every=2, warmup_steps=5),
+            "ci": dict(steps=12, batch_size=16, train_limit=2_000, checkpoint_every=10, log_every=2, warmup_steps=4),
             "cpu": dict(steps=4_000, batch_size=128),
             "gpu": dict(steps=40_000, batch_size=256, checkpoint_every=2_000),
         }

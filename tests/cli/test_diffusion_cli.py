@@ -10,13 +10,26 @@ from sdgan_course.cli.main import main
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("ddpm")
-    args = ["train", "ddpm", "--profile", "ci", "--steps", "2", "--out", str(out), "--no-progress"]
+    args = ["train", "ddpm", "--profile", "ci", "--steps", "2", "--out", str(out), "--no-progress", "--samples", "4"]
     assert main(args + ["--export", str(out / "small.pt")]) == 0
     return out
 
 
 def test_train_resume_and_sample(trained, tmp_path, capsys):
-    assert main(["train", "ddpm", "--profile", "ci", "--steps", "3", "--out", str(trained), "--no-progress"]) == 0
+    argv = [
+        "train",
+        "ddpm",
+        "--profile",
+        "ci",
+        "--steps",
+        "3",
+        "--out",
+        str(trained),
+        "--no-progress",
+        "--samples",
+        "4",
+    ]
+    assert main(argv) == 0
     assert "Resuming" in capsys.readouterr().out
     out = tmp_path / "s.npz"
     argv = ["sample", "ddpm", "--checkpoint", str(trained / "small.pt"), "--n", "5", "--steps", "2", "--out", str(out)]
@@ -51,7 +64,8 @@ def test_sample_wrong_kind_and_label(trained, tmp_path, capsys):
 
 
 def test_bench_prints_every_sampler(capsys):
-    assert main(["bench", "ddpm", "--profile", "ci", "--steps", "1", "--batch-size", "8", "--n", "4"]) == 0
+    argv = ["bench", "ddpm", "--profile", "ci", "--steps", "1", "--batch-size", "8", "--n", "4", "--ddpm-steps", "20"]
+    assert main(argv) == 0
     out = capsys.readouterr().out
     for name in ("training:", "dpm-solver", "ddim", "ddpm"):
         assert name in out
