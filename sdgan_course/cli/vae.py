@@ -42,14 +42,14 @@ def add_commands(sub, train) -> None:
     p.set_defaults(func=cmd_train_vae)
 
     p = train.add_parser("autoencoder", help="train the KL-autoencoder for latent diffusion (resumes from "
-                                             "OUT/checkpoint.pt)")  # fmt: skip
+                                             "OUT/checkpoint.pt)")
     _common(p, "runs/autoencoder")
     p.add_argument("--no-adversarial", action="store_true", help="leave out the patch-adversarial term")
     p.add_argument("--disc-start", type=int, default=None, help="first step of the adversarial term")
     p.add_argument("--base-channels", type=int, default=None, help="autoencoder width (default: the profile's)")
     p.add_argument("--init-from", type=Path, default=None,
                    help="start a new run from the weights and step of this autoencoder checkpoint (e.g. a run "
-                        "without the adversarial term, saved before --disc-start)")  # fmt: skip
+                        "without the adversarial term, saved before --disc-start)")
     p.add_argument("--eval-every", type=int, default=0,
                    help="every N steps: PSNR, SSIM and FID of 1,000 test reconstructions, into OUT/quality.jsonl")
     p.add_argument("--keep-every", type=int, default=0, help="also keep OUT/checkpoint_stepNNNNNN.pt every N steps")
@@ -83,14 +83,14 @@ def cmd_train_vae(args: argparse.Namespace) -> int:
         print(f"Resuming {checkpoint} at step {run.step} of {run.train_config.steps}.")
     else:
         cfg = VAETrainConfig.preset(profile, dataset=args.dataset, beta=args.beta, likelihood=args.likelihood,
-                                    seed=args.seed, **_overrides(args))  # fmt: skip
+                                    seed=args.seed, **_overrides(args))
         run = VAERun(VAEConfig.preset(profile, latent_dim=args.latent_dim), cfg, device=device)
     cfg = run.train_config
     data = load_images(cfg.dataset, "train", limit=cfg.train_limit)
     test = load_images(cfg.dataset, "test", limit=64).images.to(device)
     print(f"Training a VAE (D = {run.vae_config.latent_dim}, {count_parameters(run.model):,} parameters, beta "
           f"{cfg.beta}, {cfg.likelihood} decoder) on {cfg.dataset} ({len(data.images):,} images), profile {profile}, "
-          f"{describe_device(device)}.")  # fmt: skip
+          f"{describe_device(device)}.")
 
     def snapshot(run, stats, name=None):
         with torch.no_grad():
@@ -99,7 +99,7 @@ def cmd_train_vae(args: argparse.Namespace) -> int:
 
     result = train_vae(run, data.images, checkpoint_path=checkpoint, hook=snapshot if args.snapshot_every else None,
                        hook_every=args.snapshot_every or 1, progress=not args.no_progress,
-                       max_seconds=60 * args.max_minutes if args.max_minutes else None)  # fmt: skip
+                       max_seconds=60 * args.max_minutes if args.max_minutes else None)
     snapshot(run, {}, name="recon.npz")
     (args.out / "history.json").write_text(json.dumps(run.history))
     print(f"Done: step {run.step}, {result.seconds:.0f} s this session, {result.examples_per_second:.0f} images/s; "
@@ -131,7 +131,7 @@ def cmd_train_autoencoder(args: argparse.Namespace) -> int:
     else:
         extra = {"disc_start": args.disc_start} if args.disc_start is not None else {}
         cfg = AutoencoderTrainConfig.preset(profile, dataset=args.dataset, adversarial=not args.no_adversarial,
-                                            seed=args.seed, **extra, **_overrides(args))  # fmt: skip
+                                            seed=args.seed, **extra, **_overrides(args))
         ae_cfg = AutoencoderConfig.preset(profile)
         if args.base_channels:
             ae_cfg = ae_cfg.replace(base_channels=args.base_channels)
@@ -159,7 +159,7 @@ def cmd_train_autoencoder(args: argparse.Namespace) -> int:
           + (f"with a patch discriminator ({n_d:,} parameters) from step {cfg.disc_start}" if cfg.adversarial
              else "without the adversarial term")
           + f" on {cfg.dataset} ({len(data.images):,} images), profile {profile}, {describe_device(device)}.",
-          flush=True)  # fmt: skip
+          flush=True)
     quality_log = args.out / "quality.jsonl"
     started = time.perf_counter()
 
@@ -171,7 +171,7 @@ def cmd_train_autoencoder(args: argparse.Namespace) -> int:
         if args.eval_every and run.step % args.eval_every == 0:
             q = reconstruction_quality(run.model, test, classifier=classifier, reference=reference)
             row = {"step": run.step, "psnr": round(q.psnr, 3), "ssim": round(q.ssim, 4), "fid_1000": round(q.fid, 3),
-                   "minutes_this_session": round((time.perf_counter() - started) / 60, 2)}  # fmt: skip
+                   "minutes_this_session": round((time.perf_counter() - started) / 60, 2)}
             with quality_log.open("a") as fh:
                 fh.write(json.dumps(row) + "\n")
             print(json.dumps(row), flush=True)
@@ -183,12 +183,12 @@ def cmd_train_autoencoder(args: argparse.Namespace) -> int:
     result = train_autoencoder(run, data.images, perceptual, checkpoint_path=checkpoint,
                                hook=hook if hook_every else None, hook_every=hook_every or 1,
                                progress=not args.no_progress,
-                               max_seconds=60 * args.max_minutes if args.max_minutes else None)  # fmt: skip
+                               max_seconds=60 * args.max_minutes if args.max_minutes else None)
     (args.out / "history.json").write_text(json.dumps(run.history))
     print(f"Done: step {run.step}, {result.seconds:.0f} s this session, {result.examples_per_second:.0f} images/s.")
     if args.export:
         scale_images = load_images(cfg.dataset, "train", limit=5000).images
         export_autoencoder(run, args.export, scale_images=scale_images,
-                           command="python -m sdgan_course train autoencoder ...", seconds=result.seconds)  # fmt: skip
+                           command="python -m sdgan_course train autoencoder ...", seconds=result.seconds)
         print(f"Exported the autoencoder to {args.export}.")
     return 0

@@ -69,7 +69,7 @@ class VAETrainConfig:
         sizes = _sizes(profile, {
             "ci": dict(steps=30, batch_size=64, train_limit=2_000, checkpoint_every=10, log_every=2),
             "cpu": dict(steps=3_000), "gpu": dict(steps=20_000, batch_size=256),
-        })  # fmt: skip
+        })
         return cls(**{**sizes, **overrides})
 
 
@@ -82,7 +82,7 @@ def vae_train_step(model: VAE, opt: torch.optim.Optimizer, x: torch.Tensor, *, b
     norm = grad_norm(model)
     opt.step()
     return {"loss": terms.loss.item(), "elbo": terms.elbo.item(), "reconstruction": terms.reconstruction.item(),
-            "kl": terms.kl.item(), "grad_norm": norm.item()}  # fmt: skip
+            "kl": terms.kl.item(), "grad_norm": norm.item()}
 
 
 class VAERun:
@@ -101,13 +101,13 @@ class VAERun:
             "vae_config": asdict(self.vae_config), "train_config": asdict(self.train_config), "step": self.step,
             "model": self.model.state_dict(), "opt": self.opt.state_dict(), "rng": self.rng.get_state(),
             "history": self.history,
-        }, kind=VAE_KIND)  # fmt: skip
+        }, kind=VAE_KIND)
 
     @classmethod
     def load(cls, path, *, device="cpu", train_config: VAETrainConfig | None = None) -> VAERun:
         ckpt = load_checkpoint(path, kind=VAE_KIND)
         run = cls(VAEConfig(**ckpt["vae_config"]), train_config or VAETrainConfig(**ckpt["train_config"]),
-                  device=device)  # fmt: skip
+                  device=device)
         _load_state(run.model, ckpt["model"], path)
         run.opt.load_state_dict(ckpt["opt"])
         run.rng.set_state(ckpt["rng"])
@@ -125,14 +125,14 @@ def train_vae(run: VAERun, images: torch.Tensor, *, steps: int | None = None, ch
 
     def step_fn(step: int) -> dict[str, float]:
         return vae_train_step(run.model, run.opt, stream.batch(step)[0], beta=cfg.beta, likelihood=cfg.likelihood,
-                              rng=run.rng)  # fmt: skip
+                              rng=run.rng)
 
     return train_loop(
         run, step_fn, steps=cfg.steps if steps is None else steps, batch_size=cfg.batch_size,
         checkpoint_path=checkpoint_path, checkpoint_every=cfg.checkpoint_every, log_every=cfg.log_every,
         max_grad_norm=cfg.max_grad_norm, hook=hook, hook_every=hook_every, progress=progress,
         max_seconds=max_seconds, desc="VAE training", postfix=("loss", "kl"), fixes="lower the learning rate",
-    )  # fmt: skip
+    )
 
 
 def load_vae(path, *, device=None) -> VAE:
@@ -176,7 +176,7 @@ class AutoencoderTrainConfig:
                        log_every=2),
             "cpu": dict(steps=3_000, disc_start=1_000),
             "gpu": dict(steps=30_000, batch_size=128, disc_start=10_000, disc_channels=64, checkpoint_every=1_000),
-        })  # fmt: skip
+        })
         return cls(**{**sizes, **overrides})
 
 
@@ -208,14 +208,14 @@ def autoencoder_train_step(
     x_hat, posterior = autoencoder(x, rng=rng)  # (B, C, H, W), posterior (B, c, h, w)
     terms = autoencoder_loss(x, x_hat, posterior, perceptual=perceptual, discriminator=discriminator,
                              last_layer=autoencoder.last_layer, adversarial=adversarial, kl_weight=kl_weight,
-                             perceptual_weight=perceptual_weight, disc_weight=disc_weight)  # fmt: skip
+                             perceptual_weight=perceptual_weight, disc_weight=disc_weight)
     opt_ae.zero_grad(set_to_none=True)
     terms.loss.backward()
     norm_ae = grad_norm(autoencoder)
     opt_ae.step()
     stats = {"loss": terms.loss.item(), "rec": terms.rec.item(), "l1": terms.l1.item(),
              "perceptual": terms.perceptual.item(), "kl": terms.kl.item(), "g_loss": terms.gan.item(),
-             "adaptive_weight": terms.adaptive_weight.item(), "grad_norm_ae": norm_ae.item()}  # fmt: skip
+             "adaptive_weight": terms.adaptive_weight.item(), "grad_norm_ae": norm_ae.item()}
     # 2. the discriminator, on real images and detached reconstructions
     if adversarial:
         d_loss = patch_discriminator_loss(discriminator, x, x_hat.detach())
@@ -250,7 +250,7 @@ class AutoencoderRun(ResumableRun):
     def state(self) -> dict:
         state = {"ae_config": asdict(self.ae_config), "train_config": asdict(self.train_config),
                  "image_size": self.image_size, "step": self.step, "model": self.model.state_dict(),
-                 "opt": self.opt.state_dict(), "rng": self.rng.get_state(), "history": self.history}  # fmt: skip
+                 "opt": self.opt.state_dict(), "rng": self.rng.get_state(), "history": self.history}
         if self.discriminator is not None:
             state |= {"discriminator": self.discriminator.state_dict(), "opt_d": self.opt_d.state_dict()}
         return state
@@ -287,7 +287,7 @@ def train_autoencoder(run: AutoencoderRun, images: torch.Tensor, perceptual: nn.
             run.model, run.opt, stream.batch(step)[0], perceptual=perceptual, discriminator=run.discriminator,
             opt_d=run.opt_d, step=step, disc_start=cfg.disc_start, kl_weight=cfg.kl_weight,
             perceptual_weight=cfg.perceptual_weight, disc_weight=cfg.disc_weight, rng=run.rng,
-        )  # fmt: skip
+        )
 
     return train_loop(
         run, step_fn, steps=cfg.steps if steps is None else steps, batch_size=cfg.batch_size,
@@ -295,7 +295,7 @@ def train_autoencoder(run: AutoencoderRun, images: torch.Tensor, perceptual: nn.
         max_grad_norm=cfg.max_grad_norm, hook=hook, hook_every=hook_every, progress=progress,
         max_seconds=max_seconds, desc="autoencoder training", postfix=("l1", "perceptual", "d_loss"),
         fixes="lower the learning rates (lr, lr_d), or start the discriminator later (disc_start)",
-    )  # fmt: skip
+    )
 
 
 def with_steps(config, steps: int):
