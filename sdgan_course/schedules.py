@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import torch
 
-SCHEDULES = ("linear", "cosine")
+SCHEDULES = ("linear", "cosine", "scaled_linear")
 SPACINGS = ("trailing", "leading", "linspace", "quadratic")
 
 
@@ -29,6 +29,13 @@ def linear_betas(num_steps: int = 1000, *, beta_start: float = 1e-4, beta_end: f
     r"""DDPM's linear schedule, :math:`\beta_1 = 10^{-4}` to :math:`\beta_T = 0.02` for T = 1000 (Ho et al. 2020,
     section 4). Returns (T,) float64."""
     return torch.linspace(beta_start, beta_end, num_steps, dtype=torch.float64)
+
+
+def scaled_linear_betas(num_steps: int = 1000, *, beta_start: float = 0.00085, beta_end: float = 0.012) -> torch.Tensor:
+    r"""Stable Diffusion's schedule: :math:`\sqrt{\beta_t}` linear from :math:`\sqrt{0.00085}` to :math:`\sqrt{0.012}`
+    over T = 1000 steps (the ``linear_start``/``linear_end`` of CompVis' ``v1-inference.yaml``; diffusers calls it
+    ``"scaled_linear"``). Gentler than DDPM's: latents need less noise than pixels to be destroyed. (T,) float64."""
+    return torch.linspace(beta_start**0.5, beta_end**0.5, num_steps, dtype=torch.float64) ** 2
 
 
 def cosine_betas(num_steps: int = 1000, *, s: float = 0.008, max_beta: float = 0.999) -> torch.Tensor:
@@ -97,12 +104,13 @@ class NoiseSchedule:
 
     @classmethod
     def from_name(cls, name: str = "linear", num_steps: int = 1000, *, zero_terminal_snr: bool = False):
-        """``"linear"`` (Ho et al. 2020) or ``"cosine"`` (Nichol and Dhariwal 2021) with ``num_steps`` steps."""
+        """``"linear"`` (Ho et al. 2020), ``"cosine"`` (Nichol and Dhariwal 2021) or ``"scaled_linear"`` (Stable
+        Diffusion) with ``num_steps`` steps."""
         if name not in SCHEDULES:
             raise ValueError(f"Unknown noise schedule {name!r}. Valid schedules: {', '.join(SCHEDULES)}.")
         if num_steps < 1:
             raise ValueError(f"num_steps must be >= 1, got {num_steps}.")
-        betas = linear_betas(num_steps) if name == "linear" else cosine_betas(num_steps)
+        betas = {"linear": linear_betas, "cosine": cosine_betas, "scaled_linear": scaled_linear_betas}[name](num_steps)
         if zero_terminal_snr:
             betas = rescale_zero_terminal_snr(betas)
             name += "+zero-snr"

@@ -9,3 +9,24 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="session")
+def tiny_ldm_run():
+    """A factory of tiny latent-diffusion runs (ci sizes) with randomly initialised frozen parts: no shipped files."""
+    from dataclasses import asdict
+
+    from sdgan_course.models.text_encoder import CLIPConfig, TextEncoder
+    from sdgan_course.models.vae import AutoencoderConfig, KLAutoencoder
+    from sdgan_course.train.ldm import LDMRun, LDMTrainConfig, ldm_unet_config
+
+    def make(**overrides):
+        torch.manual_seed(0)
+        clip_config, ae_config = CLIPConfig.preset("ci"), AutoencoderConfig.preset("ci", scale_factor=0.9)
+        clip_state = {"config": asdict(clip_config), "weights": TextEncoder(clip_config).state_dict()}
+        ae_state = {"config": asdict(ae_config), "weights": KLAutoencoder(config=ae_config).state_dict()}
+        unet = ldm_unet_config("ci", context_dim=clip_config.width, latent_channels=ae_config.latent_channels)
+        return LDMRun(unet, LDMTrainConfig.preset("ci", **overrides), clip_state=clip_state,
+                      autoencoder_state=ae_state)
+
+    return make

@@ -104,9 +104,13 @@ def test_bad_input():
 diffusers = pytest.importorskip("diffusers", reason="diffusers is the test-only reference (pip install -e '.[dev]')")
 
 
-@pytest.mark.parametrize("name,kind", [("linear", "linear"), ("cosine", "squaredcos_cap_v2")])
+@pytest.mark.parametrize(
+    "name,kind", [("linear", "linear"), ("cosine", "squaredcos_cap_v2"), ("scaled_linear", "scaled_linear")]
+)
 def test_schedule_and_add_noise_match_diffusers(name, kind):
-    ref = diffusers.DDPMScheduler(num_train_timesteps=1000, beta_schedule=kind)
+    # Stable Diffusion's scheduler config passes its own beta range; diffusers' defaults are DDPM's
+    betas = dict(beta_start=0.00085, beta_end=0.012) if kind == "scaled_linear" else {}
+    ref = diffusers.DDPMScheduler(num_train_timesteps=1000, beta_schedule=kind, **betas)
     ours = NoiseSchedule.from_name(name, 1000)
     assert torch.allclose(ours.betas, ref.betas.float(), atol=1e-6)
     assert torch.allclose(ours.alpha_bar, ref.alphas_cumprod.float(), atol=1e-6)

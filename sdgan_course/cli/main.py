@@ -12,7 +12,7 @@ import sys
 from ..assets import DataError
 from ..checkpoint import CheckpointError
 from ..config import ProfileError
-from . import classifier, clip, diffusion, evaluate, gan, info, vae
+from . import classifier, clip, diffusion, evaluate, gan, info, ldm, vae
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     train, sample, bench = (
         sub.add_parser(name, help=text).add_subparsers(dest="model", metavar="MODEL")
         for name, text in (
-            ("train", "train a model: gan | classifier | vae | autoencoder | ddpm | clip"),
+            ("train", "train a model: gan | classifier | vae | autoencoder | ddpm | clip | ldm"),
             ("sample", "draw samples from a trained model"),
             ("bench", "measure training speed"),
         )
@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     vae.add_commands(sub, train)  # train vae, train autoencoder
     diffusion.add_commands(train=train, sample=sample, bench=bench)  # train ddpm, sample ddpm, bench ddpm
     clip.add_commands(train=train)  # train clip
+    ldm.add_commands(train=train, sample=sample)  # train ldm, sample ldm
     evaluate.add_commands(sub)  # evaluate
     return parser
 

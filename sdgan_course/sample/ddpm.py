@@ -122,13 +122,15 @@ def run_sampler(
     x_start: torch.Tensor | None = None,
     start_step: int = 0,
     keep_trajectory: bool = False,
+    clamp_output: bool = True,
 ) -> SampleResult:
     """The loop every sampler shares: visit the timesteps from noisy to clean, ask ``eps_fn`` for the noise at each,
     and let ``step_fn`` move to the next one (``-1`` = the clean image).
 
     Every sampler forwards these ``options`` here: ``device`` (where the noise goes), ``x_start`` (replaces the
     initial noise), ``start_step = k`` (skip the first k timesteps: image-to-image starts from a noised image) and
-    ``keep_trajectory`` (keep x_t and the predicted x_0 of every step, on the CPU)."""
+    ``keep_trajectory`` (keep x_t and the predicted x_0 of every step, on the CPU) and ``clamp_output`` (clamp the
+    result to the image range [-1, 1]; off for latents, which are not bounded)."""
     num_steps = _check_steps(num_steps, schedule)
     timesteps = sampling_timesteps(num_steps, schedule.num_steps, spacing=spacing)[start_step:]
     x = initial_noise(shape, rng=rng, device=device) if x_start is None else x_start
@@ -141,7 +143,7 @@ def run_sampler(
             traj.append(x.cpu())
             preds.append(step.x0.cpu())
         x = step.prev
-    return SampleResult(x.clamp(-1, 1), traj, preds, timesteps)
+    return SampleResult(x.clamp(-1, 1) if clamp_output else x, traj, preds, timesteps)
 
 
 @torch.no_grad()

@@ -1,0 +1,175 @@
+"""The latent-diffusion commands: ``train ldm`` (text-to-image on autoencoder latents) and ``sample ldm``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..config import get_profile
+from ..data.captions import CLASS_WORDS
+from ..data.images import to_uint8
+from ..device import describe_device, get_device, seed_everything
+from ..metrics.prompt_following import class_prompt, prompt_agreement
+from ..models.classifier import load_classifier
+from ..nn.inspect import count_parameters
+from ..sample.ldm import LDM_SAMPLERS, generate_ldm
+from ..train.ldm import (
+    LDMRun,
+    LDMTrainConfig,
+    export_ldm,
+    ldm_unet_config,
+    load_ldm,
+    prepare_ldm_data,
+    shipped_frozen_parts,
+    train_ldm,
+    with_steps,
+)
+
+
+def add_commands(*, train, sample) -> None:
+    """Add ``ldm`` to the ``train`` and ``sample`` command groups."""
+    p = train.add_parser("ldm", help="train a text-to-image latent diffusion U-Net (resumes from DIR/checkpoint.pt)")
+    p.add_argument("--dataset", default="fashion_mnist", help="fashion_mnist (the shipped autoencoder and CLIP's)")
+    p.add_argument("--profile", default=None, help="ci | cpu | gpu (default: $SDGAN_PROFILE or the hardware's)")
+    p.add_argument("--steps", type=int, default=None, help="total training steps (default: the profile's)")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--p-uncond", type=float, default=None, help="caption dropout to the empty prompt (default 0.1)")
+    p.add_argument("--pair-every", type=int, default=None, help="every Nth step a batch of compositions (3; 0 = none)")
+    p.add_argument("--base-channels", type=int, default=None, help="U-Net width (default: the profile's)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=Path("runs/ldm"), help="output folder")
+    p.add_argument("--export", type=Path, default=None, help="also write a sampling-only checkpoint here")
+    p.add_argument("--no-resume", action="store_true", help="start afresh even if DIR/checkpoint.pt exists")
+    p.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this much wall time")
+    p.add_argument("--snapshot-every", type=int, default=0,
+                   help="every N steps save the EMA model (DIR/ema_stepNNNNNN.pt) and measure prompt following")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (for log files)")
+    p.set_defaults(func=cmd_train)
+
+    p = sample.add_parser("ldm", help="write N images (uint8) for a text prompt from a latent diffusion model")
+    p.add_argument("--checkpoint", type=Path, required=True, help="e.g. data/checkpoints/ldm_fashion_mnist.pt")
+    p.add_argument("--prompt", required=True, help='e.g. "a photo of a sneaker" or "a bag to the left of a coat"')
+    p.add_argument("--negative-prompt", default="", help="what to steer away from (default: the empty prompt)")
+    p.add_argument("--n", type=int, default=16)
+    p.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance scale (1 = none)")
+    p.add_argument("--steps", type=int, default=20, help="sampler steps (network evaluations x 2 with guidance)")
+    p.add_argument("--sampler", choices=LDM_SAMPLERS, default="dpm-solver")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--init-image", type=Path, default=None, help="image to image: start from a .npz (images) or .png")
+    p.add_argument("--strength", type=float, default=0.6, help="with --init-image: 1 ignores it, 0.3 keeps most of it")
+    p.add_argument("--batch-size", type=int, default=200)
+    p.add_argument("--out", type=Path, required=True, help="output .npz (images uint8 (N, H, W), prompts)")
+    p.set_defaults(func=cmd_sample)
+
+
+def _snapshot_prompts(dataset: str) -> tuple[list[str], torch.Tensor]:
+    labels = torch.arange(100) % len(CLASS_WORDS[dataset])  # 10 samples per class
+    return [class_prompt(dataset, c) for c in labels.tolist()], labels
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    profile = get_profile(args.profile)
+    device = get_device()
+    checkpoint = args.out / "checkpoint.pt"
+    if checkpoint.exists() and not args.no_resume:
+        run = LDMRun.load(checkpoint, device=device)
+        if args.steps is not None and args.steps != run.train_config.steps:
+            run.train_config = with_steps(run.train_config, args.steps)
+        print(f"Resuming {checkpoint} at step {run.step} of {run.train_config.steps}.")
+    else:
+        options = dict(steps=args.steps, batch_size=args.batch_size, lr=args.lr, p_uncond=args.p_uncond,
+                       pair_every=args.pair_every)
+        cfg = LDMTrainConfig.preset(profile, dataset=args.dataset, seed=args.seed,
+                                    **{k: v for k, v in options.items() if v is not None})
+        clip_state, ae_state = shipped_frozen_parts(device)
+        sizes = {} if args.base_channels is None else {"base_channels": args.base_channels}
+        unet_cfg = ldm_unet_config(profile, context_dim=clip_state["config"]["width"],
+                                   latent_channels=ae_state["config"]["latent_channels"], **sizes)
+        run = LDMRun(unet_cfg, cfg, clip_state=clip_state, autoencoder_state=ae_state, device=device)
+    cfg = run.train_config
+    start = time.perf_counter()
+    data = prepare_ldm_data(run)
+    pairs = 0 if data.pairs is None else len(data.pairs.labels)
+    print(
+        f"Training a latent text-to-image U-Net ({count_parameters(run.model):,} parameters, cross-attention to "
+        f"{run.unet_config.context_dim}-wide tokens, {cfg.schedule} schedule) on {len(data.singles.labels):,} "
+        f"{cfg.dataset} latents {tuple(data.singles.mean.shape[1:])} and {pairs:,} compositions "
+        f"(encoded once in {time.perf_counter() - start:.0f} s), profile {profile}, {describe_device(device)}."
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    classifier = load_classifier(cfg.dataset, device=device).model
+    prompts, labels = _snapshot_prompts(cfg.dataset)
+
+    def snapshot(run, stats, name=None):
+        path = export_ldm(run, args.out / (name or f"ema_step{run.step:06d}.pt"))
+        ldm = load_ldm(path, device=device)
+        images = generate_ldm(ldm, prompts, len(prompts), guidance=3.0, steps=20, rng=torch.Generator().manual_seed(0))
+        score = prompt_agreement(classifier, images, labels)
+        run.history.setdefault("agreement", []).append(score.agreement)
+        run.history.setdefault("agreement_step", []).append(float(run.step))
+        np.savez_compressed(args.out / f"samples_step{run.step:06d}.npz", images=to_uint8(images)[:, 0])
+        print(f"step {run.step}: loss {stats.get('loss', float('nan')):.4f}, prompt agreement {score.agreement:.3f} "
+              f"(100 samples, guidance 3, 20 steps)", flush=True)
+        run.model.train()
+
+    max_seconds = 60 * args.max_minutes if args.max_minutes else None
+    result = train_ldm(run, data, checkpoint_path=checkpoint, hook=snapshot if args.snapshot_every else None,
+                       hook_every=args.snapshot_every or cfg.steps + 1, max_seconds=max_seconds,
+                       progress=not args.no_progress)
+    print(f"Done: step {run.step}, {result.seconds:.0f} s this session, {result.steps_per_second:.0f} examples/s.")
+    (args.out / "history.json").write_text(json.dumps(run.history))
+    if args.export:
+        command = "python -m sdgan_course " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        export_ldm(run, args.export, command=command, seconds=result.seconds)
+        print(f"Exported the model (U-Net, text encoder and autoencoder in one file) to {args.export}.")
+    return 0
+
+
+def _read_init_image(path: Path) -> torch.Tensor:
+    """An image to start from: the first image of a .npz (key ``images``, uint8) or a grey-scale .png."""
+    if not path.is_file():
+        raise FileNotFoundError(f"--init-image {path} does not exist.")
+    if path.suffix == ".npz":
+        with np.load(path) as f:
+            if "images" not in f:
+                raise ValueError(f"{path} has no 'images' array (keys: {', '.join(f.files)}).")
+            array = f["images"][0]
+    else:
+        from PIL import Image
+
+        array = np.asarray(Image.open(path).convert("L"))
+    image = torch.from_numpy(np.asarray(array, dtype=np.float32)) / 127.5 - 1  # (H, W) in [-1, 1]
+    return image.view(1, 1, *image.shape[-2:])
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    if args.n < 1:
+        raise ValueError(f"--n must be at least 1, got {args.n}.")
+    ldm = load_ldm(args.checkpoint, device=get_device())
+    init = _read_init_image(args.init_image) if args.init_image else None
+    rng = seed_everything(args.seed)
+    start = time.perf_counter()
+    images = generate_ldm(ldm, args.prompt, args.n, negative_prompt=args.negative_prompt, guidance=args.guidance,
+                          sampler=args.sampler, steps=args.steps, init_images=init, strength=args.strength, rng=rng,
+                          batch_size=args.batch_size)
+    seconds = time.perf_counter() - start
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(args.out, images=to_uint8(images)[:, 0], prompts=np.array([args.prompt] * args.n),
+                        negative_prompt=np.array(args.negative_prompt))
+    print(f"Wrote {args.n} images {tuple(images.shape[1:])} for {args.prompt!r} to {args.out} ({args.sampler}, "
+          f"{args.steps} steps, guidance {args.guidance:g}; {seconds / args.n:.3f} s per image).")
+    return 0
+
+
+__all__ = ["add_commands", "cmd_sample", "cmd_train"]

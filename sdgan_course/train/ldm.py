@@ -1,0 +1,388 @@
+r"""Training latent diffusion with text: the DDPM loss on autoencoder latents, conditioned on frozen text tokens.
+
+Rombach et al. 2022 (arXiv:2112.10752), eq. 3: :math:`L_{LDM} = \mathbb{E}_{\mathcal{E}(x), y, \epsilon, t}
+\lVert \epsilon - \epsilon_\theta(z_t, t, \tau_\theta(y)) \rVert^2`. Only :math:`\epsilon_\theta` learns: the
+autoencoder (notebook 08) and the text encoder (the miniature CLIP) are trained before and frozen, as in Stable
+Diffusion v1, whose text encoder is a frozen CLIP ViT-L/14.
+
+Because both are frozen their outputs can be computed **once**: every training image is encoded to its posterior
+(mean and std, a fresh latent sample is drawn per step, as the CompVis code samples the posterior), and every caption
+the templates can produce is encoded to its tokens. A training step then costs only the U-Net.
+
+The data mixes single items (28 x 28 -> 4 x 7 x 7 latents, ``"a photo of a bag"``) and two-item compositions
+(28 x 56 -> 4 x 7 x 14, ``"a bag to the left of a coat"``, never a held-out pair): every ``pair_every``-th step is a
+batch of compositions. The caption's template is drawn afresh each step. With probability ``p_uncond`` the caption
+is replaced by the empty prompt ``""`` (classifier-free guidance; Stable Diffusion v1.5 dropped 10 % of captions).
+
+Shape legend: N examples, B batch, C latent channels, h x w latent pixels, K classes, T templates, L tokens, E width.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ..data.batches import StepBatches
+from ..data.captions import CLASS_WORDS, PAIR_TEMPLATES, compose_pairs, templates_for
+from ..data.images import load_images
+from ..device import amp_dtype, autocast
+from ..losses.diffusion import diffusion_loss
+from ..models.ldm import LatentDiffusion, frozen_parts
+from ..models.text_encoder import TextEncoder, Tokenizer
+from ..models.unet import UNet, UNetConfig
+from ..models.vae import KLAutoencoder
+from ..schedules import NoiseSchedule
+from .loop import EMA, ResumableRun, grad_norm, loop_options, train_loop
+
+CHECKPOINT_KIND = "ldm"
+
+
+@dataclass(frozen=True)
+class LDMTrainConfig:
+    """How to train the latent U-Net (its size is a :class:`~sdgan_course.models.unet.UNetConfig`)."""
+
+    dataset: str = "fashion_mnist"
+    schedule: str = "scaled_linear"  # Stable Diffusion's
+    num_train_steps: int = 1000
+    prediction: str = "eps"
+    p_uncond: float = 0.1  # caption dropout to the empty prompt
+    steps: int = 6000
+    batch_size: int = 128  # single items
+    pair_batch_size: int = 64  # compositions (twice as wide: the same latent pixels per batch)
+    pair_every: int = 3  # every 3rd step is a composition batch; 0 = single items only
+    num_pairs: int = 30_000  # compositions built (seeded) from the training images
+    lr: float = 4e-4
+    warmup_steps: int = 200
+    max_grad_clip: float = 1.0
+    ema_decay: float = 0.999
+    amp: bool = True
+    seed: int = 0
+    train_limit: int | None = None
+    checkpoint_every: int = 250
+    log_every: int = 10
+    max_grad_norm: float = 1e4
+
+    def __post_init__(self):
+        if self.prediction not in ("eps", "v"):
+            raise ValueError(f"Unknown prediction type {self.prediction!r}: use 'eps' or 'v'.")
+        if not 0 <= self.p_uncond < 1:
+            raise ValueError(f"p_uncond must be in [0, 1), got {self.p_uncond}.")
+        if self.pair_every < 0 or self.pair_every == 1:
+            raise ValueError(f"pair_every must be 0 (no compositions) or >= 2, got {self.pair_every}.")
+
+    @classmethod
+    def preset(cls, profile: str, **overrides) -> LDMTrainConfig:
+        sizes = {
+            "ci": dict(steps=9, batch_size=16, pair_batch_size=8, num_pairs=200, train_limit=1_000,
+                       checkpoint_every=6, log_every=3, warmup_steps=3),
+            "cpu": dict(steps=6_000),
+            "gpu": dict(steps=40_000, batch_size=256, pair_batch_size=128, num_pairs=60_000, checkpoint_every=2_000),
+        }
+        if profile not in sizes:
+            raise ValueError(f"Unknown profile {profile!r}. Valid profiles: {', '.join(sizes)}.")
+        return cls(**{**sizes[profile], **overrides})
+
+    def make_schedule(self) -> NoiseSchedule:
+        return NoiseSchedule.from_name(self.schedule, self.num_train_steps)
+
+
+def ldm_unet_config(profile: str, context_dim: int, latent_channels: int = 4, **overrides) -> UNetConfig:
+    """The latent U-Net of a profile: attention (self and cross) at every level, since a 7 x 7 latent is cheap."""
+    sizes = {
+        "ci": dict(base_channels=16, channel_mults=(1, 2), attention_levels=(0, 1), num_heads=2),
+        "cpu": dict(base_channels=32, channel_mults=(1, 2), attention_levels=(0, 1), num_heads=4),  # shipped
+        "gpu": dict(base_channels=96, channel_mults=(1, 2), attention_levels=(0, 1), num_heads=4, num_res_blocks=2),
+    }
+    if profile not in sizes:
+        raise ValueError(f"Unknown profile {profile!r}. Valid profiles: {', '.join(sizes)}.")
+    return UNetConfig(in_channels=latent_channels, context_dim=context_dim, **{**sizes[profile], **overrides})
+
+
+# ---------------------------------------------------------------- the frozen parts and the precomputed data
+
+
+class LatentSet(NamedTuple):
+    mean: torch.Tensor  # (N, C, h, w) posterior means
+    std: torch.Tensor  # (N, C, h, w) posterior standard deviations
+    labels: torch.Tensor  # (N,) classes, or (N, 2) (left, right) classes
+
+
+class CaptionTable(NamedTuple):
+    """Every caption the templates can write, encoded once by the frozen text encoder."""
+
+    single: torch.Tensor  # (K, T, L, E) "a photo of a {class}" with template t
+    single_mask: torch.Tensor  # (K, T, L)
+    pair: torch.Tensor  # (K, K, 2, L, E) "a {left} to the left of a {right}" and its mirror wording
+    pair_mask: torch.Tensor  # (K, K, 2, L)
+    empty: torch.Tensor  # (L, E) the empty prompt
+    empty_mask: torch.Tensor  # (L,)
+
+
+@torch.no_grad()
+def encode_latents(autoencoder: KLAutoencoder, images: torch.Tensor, labels: torch.Tensor, *,
+                   batch_size: int = 500) -> LatentSet:
+    """The posterior of every image (N, 1, H, W), in batches, on the autoencoder's device."""
+    device = next(autoencoder.parameters()).device
+    means, stds = [], []
+    for i in range(0, len(images), batch_size):
+        posterior = autoencoder.encode(images[i : i + batch_size].to(device))
+        means.append(posterior.mean)
+        stds.append(posterior.std)
+    return LatentSet(torch.cat(means), torch.cat(stds), labels.to(device))
+
+
+@torch.no_grad()
+def encode_caption_table(text_encoder: TextEncoder, tokenizer: Tokenizer, dataset: str) -> CaptionTable:
+    """Encode every training caption of ``dataset``: K x T single-item captions and K x K x 2 pair captions."""
+    names = CLASS_WORDS[dataset]
+    device = next(text_encoder.parameters()).device
+    k, templates = len(names), templates_for(dataset, "train")
+
+    def encode(texts):
+        ids, mask = tokenizer.encode(texts)
+        out = text_encoder(ids.to(device), mask.to(device))
+        return out.tokens, out.mask
+
+    single, single_mask = encode([t.format(name=n) for n in names for t in templates])
+    pair_texts = [t.format(left=names[a], right=names[b]) for a in range(k) for b in range(k) for t in PAIR_TEMPLATES]
+    pair, pair_mask = encode(pair_texts)
+    empty, empty_mask = encode([""])
+    length, width = single.shape[-2:]
+    return CaptionTable(
+        single.view(k, len(templates), length, width),
+        single_mask.view(k, len(templates), length),
+        pair.view(k, k, len(PAIR_TEMPLATES), length, width),
+        pair_mask.view(k, k, len(PAIR_TEMPLATES), length),
+        empty[0],
+        empty_mask[0],
+    )
+
+
+def caption_context(table: CaptionTable, labels: torch.Tensor, *, p_uncond: float = 0.0,
+                    rng: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The context of a batch: labels (B,) or (B, 2) -> tokens (B, L, E) and mask (B, L), each with a template drawn
+    by ``rng`` and, with probability ``p_uncond``, the empty prompt instead (drawn on the CPU, for reproducibility)."""
+    b = len(labels)
+    if labels.ndim == 1:
+        t = torch.randint(table.single.shape[1], (b,), generator=rng).to(labels.device)
+        tokens, mask = table.single[labels, t], table.single_mask[labels, t]
+    else:
+        t = torch.randint(table.pair.shape[2], (b,), generator=rng).to(labels.device)
+        tokens, mask = table.pair[labels[:, 0], labels[:, 1], t], table.pair_mask[labels[:, 0], labels[:, 1], t]
+    if p_uncond > 0:
+        drop = (torch.rand(b, generator=rng) < p_uncond).to(labels.device)  # (B,)
+        tokens = torch.where(drop[:, None, None], table.empty.expand_as(tokens), tokens)
+        mask = torch.where(drop[:, None], table.empty_mask.expand_as(mask), mask)
+    return tokens, mask
+
+
+def shipped_frozen_parts(device="cpu") -> tuple[dict, dict]:
+    """The shipped miniature CLIP's text tower and the shipped autoencoder, as ``{"config", "weights"}`` states."""
+    from .clip import load_shipped_clip
+    from .vae import load_shipped_autoencoder
+
+    clip = load_shipped_clip(device=device)
+    ae = load_shipped_autoencoder(device=device)
+    clip_state = {"config": asdict(clip.config), "weights": clip.text.state_dict()}
+    ae_state = {"config": asdict(ae.config), "weights": ae.model.state_dict()}
+    return clip_state, ae_state
+
+
+# ---------------------------------------------------------------- the run
+
+
+class LDMRun(ResumableRun):
+    """A latent-diffusion run: the U-Net, its EMA, optimiser, warm-up, RNG, and the frozen parts it was trained with."""
+
+    kind = CHECKPOINT_KIND
+
+    def __init__(self, unet_config: UNetConfig, train_config: LDMTrainConfig, *, clip_state: dict,
+                 autoencoder_state: dict, device="cpu"):
+        self.unet_config, self.train_config = unet_config, train_config
+        self.device = torch.device(device)
+        self.clip_state, self.autoencoder_state = clip_state, autoencoder_state
+        self.text_encoder, self.tokenizer, self.autoencoder = frozen_parts(clip_state, autoencoder_state, self.device)
+        torch.manual_seed(train_config.seed)
+        self.model = UNet(unet_config).to(self.device)
+        self.ema = EMA(self.model, decay=train_config.ema_decay)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=train_config.lr)
+        warmup = max(1, train_config.warmup_steps)
+        self.lr_schedule = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: min(1.0, (s + 1) / warmup))
+        self.schedule = train_config.make_schedule()
+        self.rng = torch.Generator().manual_seed(train_config.seed + 1)
+        self.step = 0
+        self.history: dict[str, list[float]] = {}
+
+    @property
+    def ema_source(self) -> nn.Module:
+        return self.model
+
+    def state(self) -> dict:
+        return {
+            "unet_config": asdict(self.unet_config),
+            "train_config": asdict(self.train_config),
+            "text_encoder": self.clip_state,
+            "autoencoder": self.autoencoder_state,
+            "step": self.step,
+            "model": self.model.state_dict(),
+            "ema_model": self.ema.model.state_dict(),
+            "ema_updates": self.ema.num_updates,
+            "opt": self.opt.state_dict(),
+            "lr_schedule": self.lr_schedule.state_dict(),
+            "rng": self.rng.get_state(),
+            "history": self.history,
+        }
+
+    @classmethod
+    def load(cls, path, *, device="cpu", train_config: LDMTrainConfig | None = None) -> LDMRun:
+        ckpt = cls.read_resumable(path)
+        run = cls(UNetConfig(**ckpt["unet_config"]), train_config or LDMTrainConfig(**ckpt["train_config"]),
+                  clip_state=ckpt["text_encoder"], autoencoder_state=ckpt["autoencoder"], device=device)
+        try:
+            run.model.load_state_dict(ckpt["model"])
+            run.ema.model.load_state_dict(ckpt["ema_model"])
+        except RuntimeError as err:
+            raise CheckpointError(f"{path} does not match the U-Net its config describes: {err}") from err
+        run.opt.load_state_dict(ckpt["opt"])
+        run.lr_schedule.load_state_dict(ckpt["lr_schedule"])
+        run.ema.num_updates = ckpt["ema_updates"]
+        run.rng.set_state(ckpt["rng"])
+        run.step, run.history = ckpt["step"], ckpt["history"]
+        return run
+
+
+class LDMData(NamedTuple):
+    singles: LatentSet
+    pairs: LatentSet | None
+    captions: CaptionTable
+
+
+def prepare_ldm_data(run: LDMRun, images: torch.Tensor | None = None, labels: torch.Tensor | None = None) -> LDMData:
+    """Encode the training images (default: the config's dataset, ``train_limit`` of it), the compositions built
+    from them and every caption, once."""
+    cfg = run.train_config
+    if images is None:
+        data = load_images(cfg.dataset, "train", limit=cfg.train_limit)
+        images, labels = data.images, data.labels
+    singles = encode_latents(run.autoencoder, images, labels)
+    pairs = None
+    if cfg.pair_every:
+        composed = compose_pairs(images, labels, cfg.num_pairs, dataset=cfg.dataset,
+                                 rng=torch.Generator().manual_seed(cfg.seed + 2))
+        pairs = encode_latents(run.autoencoder, composed.images, composed.labels)
+    captions = encode_caption_table(run.text_encoder, run.tokenizer, cfg.dataset)
+    return LDMData(singles, pairs, captions)
+
+
+def ldm_train_step(model: UNet, opt: torch.optim.Optimizer, latents: torch.Tensor, context: torch.Tensor,
+                   mask: torch.Tensor, schedule: NoiseSchedule, *, prediction: str = "eps",
+                   max_grad_clip: float | None = 1.0, rng: torch.Generator | None = None,
+                   amp: bool = False) -> dict[str, float]:
+    """One step of eq. 3 of Rombach et al.: ``latents`` (B, C, h, w) scaled, ``context`` (B, L, E), ``mask`` (B, L)."""
+    device = latents.device
+    with autocast(device, amp and amp_dtype(device) is not None):
+        loss = diffusion_loss(model, latents, schedule, prediction=prediction, rng=rng, context=context,
+                              context_mask=mask)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    norm = grad_norm(model)
+    if max_grad_clip:
+        nn.utils.clip_grad_norm_(model.parameters(), max_grad_clip)
+    opt.step()
+    values = torch.stack([loss.detach().float(), norm.to(device)]).tolist()
+    return {"loss": values[0], "grad_norm": values[1]}
+
+
+class LDMTrainResult(NamedTuple):
+    run: LDMRun
+    seconds: float
+    steps_per_second: float
+
+
+def train_ldm(run: LDMRun, data: LDMData, *, steps: int | None = None, checkpoint_path: str | Path | None = None,
+              hook=None, hook_every: int = 100, progress: bool = True,
+              max_seconds: float | None = None) -> LDMTrainResult:
+    """Train ``run`` to ``steps`` (default: the config's) on :func:`prepare_ldm_data`'s ``data``, through the loop."""
+    cfg = run.train_config
+    steps = cfg.steps if steps is None else steps
+    scale = run.autoencoder.config.scale_factor
+    single_stream = StepBatches(*data.singles, batch_size=min(cfg.batch_size, len(data.singles.labels)),
+                                seed=cfg.seed, device=run.device)
+    pair_stream = None
+    if cfg.pair_every and data.pairs is not None:
+        pair_stream = StepBatches(*data.pairs, batch_size=min(cfg.pair_batch_size, len(data.pairs.labels)),
+                                  seed=cfg.seed + 1, device=run.device)
+    run.model.train()
+
+    def step_fn(step: int) -> dict[str, float]:
+        is_pair = pair_stream is not None and step % cfg.pair_every == cfg.pair_every - 1
+        mean, std, labels = (pair_stream if is_pair else single_stream).batch(step)
+        noise = torch.randn(mean.shape, generator=run.rng).to(run.device)
+        latents = (mean + std * noise) * scale  # (B, C, h, w): a posterior sample, scaled to unit variance
+        context, mask = caption_context(data.captions, labels, p_uncond=cfg.p_uncond, rng=run.rng)
+        stats = ldm_train_step(run.model, run.opt, latents, context, mask, run.schedule, prediction=cfg.prediction,
+                               max_grad_clip=cfg.max_grad_clip, rng=run.rng, amp=cfg.amp)
+        run.lr_schedule.step()
+        return stats
+
+    result = train_loop(run, step_fn, steps=steps, checkpoint_path=checkpoint_path, hook=hook, hook_every=hook_every,
+                        progress=progress, max_seconds=max_seconds, desc="latent diffusion training",
+                        **loop_options(cfg))
+    return LDMTrainResult(run, result.seconds, result.examples_per_second)
+
+
+def with_steps(config: LDMTrainConfig, steps: int) -> LDMTrainConfig:
+    return replace(config, steps=steps)
+
+
+# ---------------------------------------------------------------- shipping and loading
+
+
+def export_ldm(run: LDMRun, path: str | Path, **info) -> Path:
+    """One file with all three parts (EMA U-Net, text encoder, autoencoder), as a Stable Diffusion checkpoint."""
+    state = {
+        "unet_config": asdict(run.unet_config),
+        "train_config": asdict(run.train_config),
+        "text_encoder": run.clip_state,
+        "autoencoder": run.autoencoder_state,
+        "step": run.step,
+        "ema_model": run.ema.model.state_dict(),
+        "info": info,
+    }
+    return save_checkpoint(path, state, kind=CHECKPOINT_KIND)
+
+
+def load_ldm(path: str | Path, *, device=None) -> LatentDiffusion:
+    """Load a latent-diffusion checkpoint (a training run or an exported one) for sampling, with its EMA U-Net."""
+    ckpt = load_checkpoint(path, kind=CHECKPOINT_KIND)
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    text, tokenizer, ae = frozen_parts(ckpt["text_encoder"], ckpt["autoencoder"], device)
+    unet = UNet(UNetConfig(**ckpt["unet_config"]))
+    try:
+        unet.load_state_dict(ckpt["ema_model"])
+    except RuntimeError as err:
+        raise CheckpointError(f"{path} does not match the U-Net its config describes: {err}") from err
+    train_config = LDMTrainConfig(**ckpt["train_config"])
+    return LatentDiffusion(unet.to(device), text, tokenizer, ae, train_config.make_schedule(),
+                           prediction=train_config.prediction, step=ckpt["step"],
+                           info={**ckpt.get("info", {}), "dataset": train_config.dataset})
+
+
+def load_shipped_ldm(name: str = "ldm_fashion_mnist", *, device=None) -> LatentDiffusion:
+    """The text-to-image model shipped with the course (``data/checkpoints/NAME.pt``, checked against the manifest)."""
+    from ..assets import find_asset
+
+    return load_ldm(find_asset(f"checkpoints/{name}.pt"), device=device)
+
+
+__all__ = [
+    "CHECKPOINT_KIND", "CaptionTable", "LDMData", "LDMRun", "LDMTrainConfig", "LDMTrainResult", "LatentSet",
+    "caption_context", "encode_caption_table", "encode_latents", "export_ldm", "ldm_train_step",
+    "ldm_unet_config", "load_ldm", "load_shipped_ldm", "prepare_ldm_data", "shipped_frozen_parts", "train_ldm",
+    "with_steps",
+]

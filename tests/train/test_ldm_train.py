@@ -1,0 +1,114 @@
+"""Latent diffusion training: the caption table against the text encoder, caption dropout, the step, resume, export."""
+
+import pytest
+import torch
+
+from sdgan_course.checkpoint import CheckpointError
+from sdgan_course.data.captions import TEMPLATES
+from sdgan_course.models.ldm import LatentDiffusion
+from sdgan_course.models.text_encoder import CLIPConfig, TextEncoder, Tokenizer
+from sdgan_course.train.ldm import (
+    LDMRun,
+    LDMTrainConfig,
+    caption_context,
+    encode_caption_table,
+    export_ldm,
+    load_ldm,
+    prepare_ldm_data,
+    train_ldm,
+)
+
+
+def tiny_images(n=60):
+    g = torch.Generator().manual_seed(0)
+    return torch.rand(n, 1, 28, 28, generator=g) * 2 - 1, torch.arange(n) % 10
+
+
+def test_caption_table_is_the_text_encoder_on_the_written_captions(tiny_ldm_run):
+    run = tiny_ldm_run()
+    table = encode_caption_table(run.text_encoder, run.tokenizer, "fashion_mnist")
+    ids, mask = run.tokenizer.encode(["a picture of a bag", "a sneaker to the left of a bag",
+                                      "a bag to the right of a sneaker", ""])
+    direct = run.text_encoder(ids, mask)
+    assert TEMPLATES["fashion_mnist"][1] == "a picture of a {name}"
+    assert torch.allclose(table.single[8, 1], direct.tokens[0], atol=1e-6)
+    assert torch.allclose(table.pair[7, 8, 0], direct.tokens[1], atol=1e-6)  # sneaker (7) left of bag (8)
+    assert torch.allclose(table.pair[7, 8, 1], direct.tokens[2], atol=1e-6)  # the mirror wording, same scene
+    assert torch.equal(table.pair_mask[7, 8, 0], direct.mask[1])
+    assert torch.allclose(table.empty, direct.tokens[3], atol=1e-6)
+    assert table.empty_mask.sum() == 2  # <start> <end>
+
+
+def test_caption_context_draws_templates_and_drops_to_the_empty_prompt(tiny_ldm_run):
+    run = tiny_ldm_run()
+    table = encode_caption_table(run.text_encoder, run.tokenizer, "fashion_mnist")
+    labels = torch.full((400,), 3)
+    tokens, mask = caption_context(table, labels, rng=torch.Generator().manual_seed(0))
+    distinct = {round(row.abs().sum().item(), 3) for row in tokens}
+    assert len(distinct) == len(TEMPLATES["fashion_mnist"])  # every template drawn, nothing else
+    tokens, mask = caption_context(table, labels, p_uncond=0.25, rng=torch.Generator().manual_seed(0))
+    empty = (tokens == table.empty).all(-1).all(-1)
+    assert 0.18 < empty.float().mean() < 0.32
+    assert (mask[empty].sum(1) == 2).all()
+    pairs = torch.tensor([[7, 8]] * 5)
+    tokens, _ = caption_context(table, pairs, rng=torch.Generator().manual_seed(1))
+    assert all(torch.allclose(t, table.pair[7, 8, 0]) or torch.allclose(t, table.pair[7, 8, 1]) for t in tokens)
+
+
+def test_data_holds_singles_pairs_and_no_held_out_pair(tiny_ldm_run):
+    run = tiny_ldm_run()
+    images, labels = tiny_images()
+    data = prepare_ldm_data(run, images, labels)
+    assert data.singles.mean.shape == (60, 4, 7, 7) and data.pairs.mean.shape == (200, 4, 7, 14)
+    assert (data.singles.std > 0).all()
+    from sdgan_course.data.captions import is_held_out
+
+    assert not is_held_out(data.pairs.labels).any()
+
+
+def test_training_moves_the_unet_and_resume_equals_straight_through(tmp_path, tiny_ldm_run):
+    images, labels = tiny_images()
+    straight = tiny_ldm_run()
+    data = prepare_ldm_data(straight, images, labels)
+    before = [p.clone() for p in straight.model.parameters()]
+    train_ldm(straight, data, steps=6, progress=False)
+    assert any(not torch.equal(a, b) for a, b in zip(before, straight.model.parameters()))
+    assert len(straight.history["loss"]) > 0
+
+    first = tiny_ldm_run()
+    train_ldm(first, prepare_ldm_data(first, images, labels), steps=3, progress=False,
+              checkpoint_path=tmp_path / "c.pt")
+    first.save(tmp_path / "c.pt")
+    resumed = LDMRun.load(tmp_path / "c.pt")
+    assert resumed.step == 3
+    train_ldm(resumed, prepare_ldm_data(resumed, images, labels), steps=6, progress=False)
+    for a, b in zip(straight.model.parameters(), resumed.model.parameters()):
+        assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_export_bundles_three_parts_and_refuses_to_resume(tmp_path, tiny_ldm_run):
+    run = tiny_ldm_run()
+    path = export_ldm(run, tmp_path / "ldm.pt", note="test")
+    ldm = load_ldm(path)
+    assert isinstance(ldm, LatentDiffusion) and ldm.info["note"] == "test"
+    assert ldm.scale_factor == pytest.approx(0.9)
+    ids, mask = run.tokenizer.encode(["a photo of a coat"])
+    assert torch.allclose(ldm.encode_prompts("a photo of a coat").tokens, run.text_encoder(ids, mask).tokens)
+    with pytest.raises(CheckpointError, match="cannot be resumed"):
+        LDMRun.load(path)
+
+
+def test_mismatched_parts_are_refused(tiny_ldm_run):
+    run = tiny_ldm_run()
+    other = TextEncoder(CLIPConfig.preset("ci", width=48, heads=2))
+    with pytest.raises(ValueError, match="not trained together"):
+        LatentDiffusion(run.model, other, Tokenizer.course(), run.autoencoder, run.schedule)
+
+
+def test_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="pair_every"):
+        LDMTrainConfig(pair_every=1)
+    with pytest.raises(ValueError, match="p_uncond"):
+        LDMTrainConfig(p_uncond=1.0)
+    with pytest.raises(ValueError, match="Unknown profile"):
+        LDMTrainConfig.preset("laptop")
