@@ -54,20 +54,73 @@ def colab_url(stem: str) -> str:
 SETUP_MARKER = "# ---- end of course set-up ----"
 
 
-def colab_setup_source() -> str:
-    """The canonical opening of every notebook's first code cell (kept in sync by ``tools/sync_course.py``).
-
-    On Colab it clones the course (library, data and checkpoints) once and puts it on ``sys.path``; Colab already has
-    torch, numpy, matplotlib, ipywidgets and tqdm. Everywhere else it does nothing.
-    """
-    return f'''import sys
+# The Colab set-up, as it stands in every notebook (``@REPOSITORY@`` is replaced by REPOSITORY). It never shows a git
+# traceback: every failure is one CourseSetupError that says what to do, and it stops "Run all" at the first cell.
+_COLAB_SETUP = r"""import sys
 
 if "google.colab" in sys.modules:  # on Colab: fetch the course (library, data, checkpoints) once per session
     import os
     import subprocess
 
-    if not os.path.isdir("/content/sdgan_course"):
-        repository = "{REPOSITORY}"
-        subprocess.run(["git", "clone", "--depth", "1", repository, "/content/sdgan_course"], check=True)
-    sys.path.insert(0, "/content/sdgan_course")
-{SETUP_MARKER}'''
+    # The course's address. For your own copy or fork, edit it here or first run  %env SDGAN_REPOSITORY=https://...
+    repository = os.environ.get("SDGAN_REPOSITORY", "@REPOSITORY@")
+    # Where the course lives: cloned here, or a folder you uploaded or keep on Drive (%env SDGAN_COURSE_DIR=...)
+    course_dir = os.environ.get("SDGAN_COURSE_DIR", "/content/sdgan_course")
+
+    class CourseSetupError(RuntimeError):
+        def _render_traceback_(self):  # IPython shows this message alone, without a traceback
+            return ["Course set-up failed: " + str(self)]
+
+    def git(*args, timeout=900):
+        try:  # GIT_TERMINAL_PROMPT=0: a wrong or private address fails at once instead of asking for a password
+            return subprocess.run(["git", *args], capture_output=True, text=True, timeout=timeout,
+                                  env=dict(os.environ, GIT_TERMINAL_PROMPT="0"))
+        except subprocess.TimeoutExpired:
+            return subprocess.CompletedProcess(args, 1, "", f"no answer in {timeout} s (no network?)")
+
+    if not os.path.exists(course_dir) and "SDGAN_COURSE_DIR" not in os.environ:
+        print(f"Cloning the course from {repository} into {course_dir} (about 60 MB) ...")
+        clone = git("clone", "--depth", "1", "--quiet", repository, course_dir)
+        if clone.returncode != 0:
+            raise CourseSetupError(
+                f"could not clone {repository}\n  git says: {(clone.stderr.strip() or 'nothing').splitlines()[-1]}\n"
+                "Do one of these, then run this cell again:\n"
+                "  1. Your own copy or fork on GitHub: in a new cell run\n"
+                "       %env SDGAN_REPOSITORY=https://github.com/YOUR_NAME/sdgan_course\n"
+                "     (a private one needs a token: https://YOUR_NAME:TOKEN@github.com/YOUR_NAME/sdgan_course)\n"
+                "  2. The course folder on Google Drive (for example MyDrive/sdgan_course): in a new cell run\n"
+                "       from google.colab import drive; drive.mount('/content/drive')\n"
+                "       %env SDGAN_COURSE_DIR=/content/drive/MyDrive/sdgan_course\n"
+                "  3. Upload it: zip the course folder, drop the .zip on the Files panel (folder icon, left) and run\n"
+                "       !unzip -q /content/sdgan_course.zip -d /content\n"
+                "     and, if that made another folder than /content/sdgan_course (GitHub's 'Download ZIP' makes\n"
+                "     sdgan_course-main),  %env SDGAN_COURSE_DIR=/content/sdgan_course-main")
+    elif os.path.isdir(os.path.join(course_dir, ".git")):  # cloned earlier in this session: is it still current?
+        origin = git("-C", course_dir, "remote", "get-url", "origin").stdout.strip()
+        head = git("-C", course_dir, "rev-parse", "HEAD").stdout.strip()
+        latest = git("ls-remote", origin, "HEAD", timeout=20).stdout[:40]
+        if origin != repository or (latest and latest != head):
+            why = f"a clone of {origin}" if origin != repository else f"older than {repository} ({latest[:7]})"
+            print(f"Note: {course_dir} (cloned earlier, at {head[:7]}) is {why}. To start afresh: run  "
+                  f"!rm -rf {course_dir}  then Runtime → Restart session, and run this cell again.")
+    if not os.path.isfile(os.path.join(course_dir, "sdgan_course", "__init__.py")):
+        raise CourseSetupError(
+            f"{course_dir} does not hold the course (no sdgan_course/__init__.py in it).\n"
+            "  Is Google Drive mounted, or is the folder one level deeper? Point SDGAN_COURSE_DIR at the folder\n"
+            f"  that holds sdgan_course/ and data/, or remove it (!rm -rf {course_dir}) to clone afresh; then run\n"
+            "  this cell again.")
+    if course_dir not in sys.path:
+        sys.path.insert(0, course_dir)
+"""
+
+
+def colab_setup_source() -> str:
+    """The canonical opening of every notebook's first code cell (kept in sync by ``tools/sync_course.py``).
+
+    On Colab it finds the course (library, data and checkpoints) and puts it on ``sys.path``: a folder named by
+    ``SDGAN_COURSE_DIR`` (uploaded, or on Google Drive), else a clone of ``SDGAN_REPOSITORY`` (default ``REPOSITORY``)
+    made once per session in ``/content/sdgan_course``. A clone left from earlier that is no longer current is
+    reported; a failure stops the cell with one message that says what to do. Colab already has torch, numpy,
+    matplotlib, ipywidgets and tqdm. Everywhere else it does nothing.
+    """
+    return _COLAB_SETUP.replace("@REPOSITORY@", REPOSITORY) + SETUP_MARKER

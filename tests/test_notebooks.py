@@ -8,11 +8,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from sdgan_course.course import NOTEBOOKS, colab_setup_source
+from sdgan_course.course import NOTEBOOKS, colab_setup_source, colab_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
-from notebook_rules import code_hash, has_outputs  # noqa: E402  (tools/notebook_rules.py, shared with the renderer)
+from notebook_rules import KERNELSPEC, code_hash, has_outputs  # noqa: E402  (tools/notebook_rules.py, shared)
 
 PATHS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
@@ -25,6 +25,28 @@ def test_readme_and_colab_cells_are_in_sync_with_course_py():
     result = subprocess.run([sys.executable, str(ROOT / "tools" / "sync_course.py"), "--check"], capture_output=True,
                             text=True)
     assert result.returncode == 0, result.stdout + result.stderr + "\nRun: python tools/sync_course.py"
+
+
+def test_the_stored_kernelspec_is_what_jupyterlab_writes():
+    """JupyterLab rewrites the kernelspec from the installed kernel when it opens a notebook; a different stored one
+    marks every notebook modified on open (a save prompt on close)."""
+    from ipykernel.kernelspec import KERNEL_NAME, get_kernel_dict
+
+    installed = get_kernel_dict()
+    assert KERNELSPEC == {"name": KERNEL_NAME, "display_name": installed["display_name"],
+                          "language": installed["language"]}
+    for path in PATHS:
+        assert nbformat.read(path, as_version=4).metadata.get("kernelspec") == KERNELSPEC, (
+            f"{path.name}: run python tools/sync_course.py")
+
+
+def test_every_notebook_has_its_open_in_colab_badge_and_it_fetches_nothing():
+    for path in PATHS:
+        nb = nbformat.read(path, as_version=4)
+        first = next(c for c in nb.cells if c.cell_type == "markdown").source
+        assert f"[![Open In Colab](figures/colab-badge.svg)]({colab_url(path.stem)})" in first.splitlines()[:3], (
+            f"{path.name}: no badge under the title; run python tools/sync_course.py")
+    assert (ROOT / "notebooks" / "figures" / "colab-badge.svg").is_file()
 
 
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import hashlib
 
+# What JupyterLab (through ipykernel's installed "python3" kernel) writes into a notebook it opens. Stored exactly, so
+# opening a notebook does not mark it modified (tests/test_notebooks.py checks it against ipykernel's own spec).
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+
 
 def code_hash(nb) -> str:
     """SHA-256 of the notebook's code cells, in order (outputs and markdown excluded)."""

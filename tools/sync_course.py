@@ -4,6 +4,9 @@ The .ipynb is the one source of each notebook. This script owns only what is gen
 
 - the README's course map, from ``NOTEBOOKS`` and ``PLANNED`` in ``sdgan_course/course.py``;
 - the opening of every notebook's first code cell (the Colab set-up), from ``course.colab_setup_source()``;
+- the "Open in Colab" badge under each notebook's title, from ``course.colab_url()`` (the badge image is
+  ``notebooks/figures/colab-badge.svg``, so an offline notebook requests nothing);
+- each notebook's kernelspec: what JupyterLab writes (``notebook_rules.KERNELSPEC``), so opening it changes nothing;
 - the Mermaid block above each diagram's PNG link (``![...](figures/NAME.png)``), from ``tools/draw_diagrams.py``.
 
     python tools/sync_course.py          # rewrite what is out of date
@@ -25,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 from draw_diagrams import DIAGRAMS, mermaid_block  # noqa: E402
+from notebook_rules import KERNELSPEC  # noqa: E402
 
 from sdgan_course.course import NOTEBOOKS, PLANNED, SETUP_MARKER, colab_setup_source, colab_url  # noqa: E402
 
@@ -32,6 +36,13 @@ from sdgan_course.course import NOTEBOOKS, PLANNED, SETUP_MARKER, colab_setup_so
 DIAGRAM_PATTERN = re.compile(r"```mermaid\n.*?\n```(\s*)(!\[[^\]]*\]\(figures/([\w-]+)\.png\))", re.DOTALL)
 
 BEGIN, END = "<!-- course-map:begin -->", "<!-- course-map:end -->"
+
+# the badge line under a notebook's title (a local image: nothing is fetched from the network to show it)
+BADGE_PATTERN = re.compile(r"^\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)$", re.MULTILINE)
+
+
+def colab_badge(stem: str) -> str:
+    return f"[![Open In Colab](figures/colab-badge.svg)]({colab_url(stem)})"
 
 
 def course_map() -> str:
@@ -76,10 +87,35 @@ def sync_notebook(path: Path, check: bool) -> list[str]:
             return [f"{path.name}: first code cell does not start with the course set-up (no {SETUP_MARKER!r})"]
         first.source = canonical + first.source.split(SETUP_MARKER, 1)[1]
         stale.append(f"{path.name} set-up cell")
+    rest = first.source[len(canonical):]
+    if rest.lstrip("\n").startswith(SETUP_MARKER):  # a repeated marker (an earlier sync's leftover)
+        while rest.lstrip("\n").startswith(SETUP_MARKER):
+            rest = rest.lstrip("\n")[len(SETUP_MARKER):]
+        first.source = canonical + rest
+        stale.append(f"{path.name} repeated set-up marker")
+    stale += sync_badge(nb, path)
+    if nb.metadata.get("kernelspec") != KERNELSPEC:
+        nb.metadata["kernelspec"] = dict(KERNELSPEC)
+        stale.append(f"{path.name} kernelspec")
     stale += sync_diagrams(nb, path.name)
     if stale and not check:
         nbformat.write(nb, path)
     return stale
+
+
+def sync_badge(nb, path: Path) -> list[str]:
+    """Put the "Open in Colab" badge on the line under the title of the notebook's first markdown cell."""
+    markdown = [c for c in nb.cells if c.cell_type == "markdown"]
+    if not markdown or not markdown[0].source.startswith("# "):
+        return [f"{path.name}: the first markdown cell does not start with the title ('# NN · ...')"]
+    cell, badge = markdown[0], colab_badge(path.stem)
+    title, _, body = cell.source.partition("\n")
+    body = BADGE_PATTERN.sub("", body, count=1).lstrip("\n")
+    new = f"{title}\n\n{badge}\n\n{body}".rstrip("\n")
+    if new == cell.source:
+        return []
+    cell.source = new
+    return [f"{path.name} Colab badge"]
 
 
 def sync_diagrams(nb, name: str) -> list[str]:
