@@ -43,6 +43,25 @@ def data_dirs() -> list[Path]:
     return dirs
 
 
+RUNS_ENV = "SDGAN_RUNS"
+CHECKOUT = CHECKOUT_DATA.parent
+
+
+def runs_dir(*parts: str) -> Path:
+    """The one folder for what a learner's runs write (checkpoints, samples, logs), joined with ``parts``.
+
+    ``$SDGAN_RUNS`` if set, else ``runs/`` at the top of the checkout (ignored by git, wherever a notebook runs
+    from), else ``runs/`` in the current folder for an installed copy. Not created here: the writers create it.
+    """
+    if os.environ.get(RUNS_ENV):
+        base = Path(os.environ[RUNS_ENV]).expanduser()
+    elif (CHECKOUT / "pyproject.toml").is_file():
+        base = CHECKOUT / "runs"
+    else:
+        base = Path("runs")
+    return base.joinpath(*parts)
+
+
 def cache_dir() -> Path:
     """The user cache folder for downloaded and computed files."""
     base = os.environ.get("XDG_CACHE_HOME") or (Path.home() / ".cache")

@@ -131,25 +131,19 @@ def density_2d(log_prob, *, ax=None, lim: float = 3.0, resolution: int = 200, ti
     return ax
 
 
-def animate_grids(grids: Sequence[np.ndarray], *, titles: Sequence[str] | None = None, interval: int = 300):
-    """A matplotlib animation that flips through image grids (e.g. the fixed-noise samples across training).
+def show_frames(grids: Sequence[np.ndarray], *, titles: Sequence[str] | None = None, count: int = 5,
+                size: float = 2.2):
+    """A static strip of ``count`` frames, evenly spaced from first to last (the fallback beside a frame player).
 
-    In a notebook show it with ``IPython.display.HTML(anim.to_jshtml())``.
+    ``grids`` are [0, 1] arrays such as :func:`image_grid` returns; returns the figure.
     """
-    from matplotlib import animation
-
-    if not grids:
-        raise ValueError("animate_grids needs at least one grid.")
-    fig, ax = plt.subplots(figsize=(4, 4))
-    image = ax.imshow(grids[0], cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
-    ax.set_axis_off()
-
-    def show(i):
-        image.set_data(grids[i])
-        if titles:
-            ax.set_title(titles[i])
-        return (image,)
-
-    anim = animation.FuncAnimation(fig, show, frames=len(grids), interval=interval, blit=False)
-    plt.close(fig)
-    return anim
+    if len(grids) == 0:
+        raise ValueError("show_frames needs at least one frame.")
+    picks = sorted(set(np.linspace(0, len(grids) - 1, min(count, len(grids))).round().astype(int).tolist()))
+    fig, axes = plt.subplots(1, len(picks), figsize=(size * len(picks), size + 0.3), squeeze=False)
+    for ax, i in zip(axes[0], picks):
+        ax.imshow(grids[i], cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+        ax.set_axis_off()
+        ax.set_title(titles[i] if titles else f"frame {i}", fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -43,3 +43,27 @@ def test_only_files_inside_data_are_recorded(tmp_path):
     stray.write_bytes(b"not shipped")
     with pytest.raises(DataError, match="not inside the course's data/ folder"):
         assets.record_asset(stray)
+
+
+def test_learner_outputs_go_to_one_ignored_folder(monkeypatch, tmp_path):
+    import subprocess
+
+    monkeypatch.delenv(assets.RUNS_ENV, raising=False)
+    root = assets.CHECKOUT
+    assert assets.runs_dir() == root / "runs"
+    assert assets.runs_dir("05_training_a_gan", "checkpoint.pt") == root / "runs" / "05_training_a_gan" / "checkpoint.pt"
+    ignored = subprocess.run(["git", "check-ignore", "-q", "runs/05_training_a_gan/checkpoint.pt"], cwd=root)
+    assert ignored.returncode == 0, "runs/ must be ignored by git (.gitignore)"
+    monkeypatch.setenv(assets.RUNS_ENV, str(tmp_path))
+    assert assets.runs_dir("x") == tmp_path / "x"
+
+
+def test_notebooks_write_only_under_runs_dir():
+    import re
+
+    import nbformat
+
+    for path in sorted((assets.CHECKOUT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        code = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+        relative = re.findall(r"""(?:Path|open)\(\s*["'](?!/)[^"']*""", code)
+        assert not relative, f"{path.name} writes to a relative path {relative}: use sdgan_course.assets.runs_dir()"

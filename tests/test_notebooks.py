@@ -49,6 +49,26 @@ def test_every_notebook_has_its_open_in_colab_badge_and_it_fetches_nothing():
     assert (ROOT / "notebooks" / "figures" / "colab-badge.svg").is_file()
 
 
+# a script, stylesheet or font fetched from elsewhere (a CDN): offline it fails, online it is a request nobody asked for
+EXTERNAL = re.compile(r"""<(?:script|link|iframe)\b[^>]*\b(?:src|href)\s*=\s*["']?(?:https?:)?//"""
+                      r"""|url\(\s*["']?(?:https?:)?//|@import\s+["']?(?:https?:)?//|font-?awesome|cdnjs|cdn\.jsdelivr|unpkg\.com"""
+                      r"""|fonts\.googleapis""", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)
+def test_no_output_fetches_scripts_or_fonts_from_the_network(path):
+    nb = nbformat.read(path, as_version=4)
+    for index, cell in enumerate(nb.cells):
+        texts = [cell.source] if cell.cell_type == "markdown" else []
+        for output in cell.get("outputs", []):
+            for mime, value in output.get("data", {}).items():
+                if mime.startswith(("text/", "application/javascript", "image/svg")):
+                    texts.append(value if isinstance(value, str) else "".join(value))
+        for text in texts:
+            found = EXTERNAL.search(text)
+            assert not found, f"{path.name}, cell {index}: {found.group(0)!r} is fetched from the network"
+
+
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)
 def test_notebook_follows_the_rules(path):
     nb = nbformat.read(path, as_version=4)

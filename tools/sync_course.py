@@ -7,7 +7,8 @@ The .ipynb is the one source of each notebook. This script owns only what is gen
 - the "Open in Colab" badge under each notebook's title, from ``course.colab_url()`` (the badge image is
   ``notebooks/figures/colab-badge.svg``, so an offline notebook requests nothing);
 - each notebook's kernelspec: what JupyterLab writes (``notebook_rules.KERNELSPEC``), so opening it changes nothing;
-- the Mermaid block above each diagram's PNG link (``![...](figures/NAME.png)``), from ``tools/draw_diagrams.py``.
+- the Mermaid block above each diagram's PNG link (``![...](figures/NAME.png)``), from ``tools/draw_diagrams.py``,
+  and the collapsed ``<details>`` section that holds the PNG (so a reader whose front end draws Mermaid sees it once).
 
     python tools/sync_course.py          # rewrite what is out of date
     python tools/sync_course.py --check  # exit 1 if anything is out of date (the tests run this check)
@@ -32,8 +33,12 @@ from notebook_rules import KERNELSPEC  # noqa: E402
 
 from sdgan_course.course import NOTEBOOKS, PLANNED, SETUP_MARKER, colab_setup_source, colab_url  # noqa: E402
 
-# a Mermaid block, the blank line(s) after it, and the PNG link of the diagram it draws
-DIAGRAM_PATTERN = re.compile(r"```mermaid\n.*?\n```(\s*)(!\[[^\]]*\]\(figures/([\w-]+)\.png\))", re.DOTALL)
+# a Mermaid block and, under it, the PNG of the diagram it draws, collapsed (shown once where Mermaid renders, one
+# click away where it does not, as on Colab)
+DIAGRAM_PATTERN = re.compile(
+    r"```mermaid\n.*?\n```\s*(?:<details><summary>[^<]*</summary>\s*)?(!\[[^\]]*\]\(figures/([\w-]+)\.png\))"
+    r"(?:\s*</details>)?", re.DOTALL)
+IMAGE_SUMMARY = "<details><summary>The same diagram as an image (if the diagram above does not show)</summary>"
 
 BEGIN, END = "<!-- course-map:begin -->", "<!-- course-map:end -->"
 
@@ -124,11 +129,11 @@ def sync_diagrams(nb, name: str) -> list[str]:
     stale = []
 
     def fresh(match: re.Match) -> str:
-        diagram = diagrams.get(match.group(3))
+        diagram = diagrams.get(match.group(2))
         if diagram is None:
-            stale.append(f"{name}: figures/{match.group(3)}.png has a Mermaid block but no diagram in draw_diagrams.py")
+            stale.append(f"{name}: figures/{match.group(2)}.png has a Mermaid block but no diagram in draw_diagrams.py")
             return match.group(0)
-        return f"{mermaid_block(diagram)}{match.group(1)}{match.group(2)}"
+        return f"{mermaid_block(diagram)}\n\n{IMAGE_SUMMARY}\n\n{match.group(1)}\n\n</details>"
 
     for cell in nb.cells:
         if cell.cell_type == "markdown" and "```mermaid" in cell.source:
