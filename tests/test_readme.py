@@ -30,3 +30,14 @@ def test_the_library_map_lists_every_module_and_package():
 def test_the_readme_points_only_to_files_that_exist():
     for path in re.findall(r"`((?:tools|tests|data|notebooks|sdgan_course)/[\w./-]+)`", README):
         assert (ROOT / path).exists() or "<" in path, f"the README mentions {path}, which does not exist"
+
+
+def test_the_lab_extra_brings_the_ipywidgets_jupyterlab_4_needs_and_the_core_keeps_colabs():
+    tomllib = __import__("pytest").importorskip("tomllib")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert "ipywidgets>=7.7" in project["dependencies"], "the core must keep working with Colab's ipywidgets 7.7"
+    lab = project["optional-dependencies"]["lab"]
+    assert any(r.startswith("jupyterlab>=4") for r in lab) and "ipywidgets>=8" in lab
+    conda = (ROOT / "environment.yml").read_text(encoding="utf-8")
+    for requirement in ("jupyterlab>=4", "ipywidgets>=8"):
+        assert re.search(rf"^\s*- {requirement}", conda, re.MULTILINE), f"environment.yml lacks {requirement}"
