@@ -6,6 +6,7 @@
 - :mod:`.classes`: Inception-score analogue, class coverage, label agreement
 - :mod:`.similarity`: SSIM, feature similarity, nearest neighbours, memorisation
 - :mod:`.two_sample`: the classifier two-sample test
+- :mod:`.tradeoff`: Pareto dominance (is any model best on every axis?)
 - :mod:`.report`: everything at once (``evaluate_samples``), the table, sample files
 """
 
@@ -53,15 +54,17 @@ from .similarity import (
     nearest_neighbours,
     ssim,
 )
+from .tradeoff import dominates, pareto_front
 from .two_sample import TwoSampleResult, classifier_two_sample_test
 
 __all__ = [
-    "KID", "METRIC_NOTES", "ClassCoverage", "DensityCoverage", "FeatureSet", "GaussianStats", "InceptionScore",
-    "InceptionStatus", "Memorisation", "MetricInputError", "Neighbours", "PrecisionRecall", "ReferenceStats",
-    "TwoSampleResult", "as_images", "class_coverage", "classifier_two_sample_test", "density_coverage",
+    "ClassCoverage", "DensityCoverage", "FeatureSet", "GaussianStats", "InceptionScore", "InceptionStatus", "KID",
+    "METRIC_NOTES", "Memorisation", "MetricInputError", "Neighbours", "PrecisionRecall", "ReferenceStats",
+    "TwoSampleResult", "as_images", "class_coverage", "classifier_two_sample_test", "density_coverage", "dominates",
     "evaluate_samples", "extract_features", "feature_cosine_similarity", "feature_statistics", "fid_from_features",
     "format_table", "frechet_distance", "gaussian_window", "inception_fid", "inception_fid_status", "inception_score",
     "kid_from_features", "knn_radii", "load_samples", "manifold_membership", "memorisation_check", "mmd2_unbiased",
-    "nearest_neighbours", "polynomial_kernel", "precision_recall", "reference_file_name", "reference_statistics",
-    "save_reference_statistics", "score_samples", "ship_reference_statistics", "sqrtm_psd", "ssim",
+    "nearest_neighbours", "pareto_front", "polynomial_kernel", "precision_recall", "reference_file_name",
+    "reference_statistics", "save_reference_statistics", "score_samples", "ship_reference_statistics", "sqrtm_psd",
+    "ssim",
 ]
