@@ -1,0 +1,127 @@
+"""Measure the text-to-image latent diffusion model: prompt following per class and against guidance (with FID),
+new wordings, held-out compositions, and the headline row at 5,000 samples beside the real-data floor.
+
+Writes a JSON that notebooks 11 and 12 and `data/checkpoints/README.md` read; every number is measured here.
+
+    python tools/evaluate_ldm.py --checkpoint data/checkpoints/ldm_fashion_mnist.pt \
+        --out data/checkpoints/ldm_fashion_mnist_eval.json --n 5000 --grid-n 1000 --threads 2
+    python tools/evaluate_ldm.py --snapshots runs/ldm_fm --n 500          # prompt following over training
+
+Prompts are balanced over the classes (``arange(n) % 10``), "a photo of a {name}" unless said otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
+
+from evaluate_diffusion import machine, real_floor, score  # noqa: E402
+
+from sdgan_course.data.captions import CLASS_WORDS, HELD_OUT_PAIRS, HELD_OUT_TEMPLATES  # noqa: E402
+from sdgan_course.metrics.features import reference_statistics  # noqa: E402
+from sdgan_course.metrics.prompt_following import (  # noqa: E402
+    class_prompt,
+    composition_agreement,
+    pair_prompt,
+    prompt_agreement,
+)
+from sdgan_course.models.classifier import load_classifier  # noqa: E402
+from sdgan_course.sample.ldm import generate_ldm  # noqa: E402
+from sdgan_course.train.ldm import load_ldm  # noqa: E402
+
+DATASET = "fashion_mnist"
+
+
+def draw(ldm, prompts, guidance, steps, *, seed=0, sampler="dpm-solver"):
+    start = time.perf_counter()
+    images = generate_ldm(ldm, prompts, len(prompts), guidance=guidance, steps=steps, sampler=sampler,
+                          rng=torch.Generator().manual_seed(seed))
+    return images, (time.perf_counter() - start) / len(prompts)
+
+
+def prompt_row(ldm, n, guidance, steps, reference, classifier, *, template=None, seed=0) -> dict:
+    labels = torch.arange(n) % 10
+    names = CLASS_WORDS[DATASET]
+    prompts = [template.format(name=names[c]) if template else class_prompt(DATASET, c) for c in labels.tolist()]
+    images, seconds = draw(ldm, prompts, guidance, steps, seed=seed)
+    agree = prompt_agreement(classifier.model, images, labels)
+    nfe = steps * (1 if guidance == 1.0 else 2)
+    row = dict(guidance=guidance, steps=steps, nfe=nfe, n=n, template=template or "a photo of a {name}",
+               seconds_per_image=round(seconds, 4), per_class_agreement=[round(a, 3) for a in agree.per_class.tolist()])
+    row.update(score(images, labels, reference, classifier))
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def composition_rows(ldm, per_pair, guidance, steps, classifier) -> dict:
+    out = {}
+    seen = [(b, a) for a, b in HELD_OUT_PAIRS]  # each held-out pair's mirror image is a training pair
+    for name, pairs in (("held_out", list(HELD_OUT_PAIRS)), ("training_mirrors", seen)):
+        labels = torch.tensor([p for p in pairs for _ in range(per_pair)])  # (P * per_pair, 2)
+        prompts = [pair_prompt(DATASET, a, b) for a, b in labels.tolist()]
+        images, seconds = draw(ldm, prompts, guidance, steps, seed=1)
+        s = composition_agreement(classifier.model, images, labels)
+        per_pair_both = (s.predictions == labels).all(1).float().view(len(pairs), per_pair).mean(1)
+        out[name] = dict(pairs=[list(p) for p in pairs], n=len(prompts), both=round(s.both, 4),
+                         left=round(s.left, 4), right=round(s.right, 4), swapped=round(s.swapped, 4),
+                         per_pair=[round(v, 3) for v in per_pair_both.tolist()], seconds_per_image=round(seconds, 4))
+        print(name, json.dumps(out[name]), flush=True)
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", type=Path)
+    parser.add_argument("--snapshots", type=Path, help="a training folder with ema_step*.pt files")
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--n", type=int, default=5000, help="samples for the floor and the headline row")
+    parser.add_argument("--grid-n", type=int, default=1000, help="samples per guidance row")
+    parser.add_argument("--scales", default="1,2,3,5,7.5", help="guidance scales of the sweep")
+    parser.add_argument("--steps", type=int, default=20, help="DPM-Solver++ steps")
+    parser.add_argument("--guidance", type=float, default=None, help="headline guidance (default: best FID)")
+    parser.add_argument("--per-pair", type=int, default=50, help="samples per composition")
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    classifier = load_classifier(DATASET)  # the file and its checksum; .model is the network
+    reference = reference_statistics(DATASET, "train", classifier=classifier, num_features=max(args.n, 5000))
+
+    if args.snapshots:
+        rows = []
+        for path in sorted(args.snapshots.glob("ema_step*.pt")):
+            ldm = load_ldm(path)
+            rows.append({"step": ldm.step, **prompt_row(ldm, args.n, args.guidance or 3.0, args.steps, reference,
+                                                         classifier)})
+        if args.out:
+            args.out.write_text(json.dumps(rows, indent=1))
+        return 0
+
+    ldm = load_ldm(args.checkpoint)
+    result = {"machine": machine(), "model": str(args.checkpoint), "model_step": ldm.step,
+              "command": " ".join(sys.argv), "sampler": f"dpm-solver {args.steps} steps"}
+    result["floor"] = real_floor(args.n, reference, classifier)
+    scales = [float(s) for s in args.scales.split(",")]
+    result["guidance_sweep"] = [prompt_row(ldm, args.grid_n, g, args.steps, reference, classifier) for g in scales]
+    best = args.guidance or min(result["guidance_sweep"], key=lambda r: r["fid"])["guidance"]
+    result["headline"] = prompt_row(ldm, args.n, best, args.steps, reference, classifier)
+    result["new_wording"] = prompt_row(ldm, args.grid_n, best, args.steps, reference, classifier,
+                                       template=HELD_OUT_TEMPLATES[DATASET][0])
+    result["compositions"] = composition_rows(ldm, args.per_pair, best, args.steps, classifier)
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=1))
+        print(f"Wrote {args.out}.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
