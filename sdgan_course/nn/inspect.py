@@ -14,9 +14,10 @@ import torch
 from torch import nn
 
 
-def count_parameters(module: nn.Module) -> int:
-    """Number of trainable parameters (``requires_grad``) of ``module``."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+def count_parameters(module: nn.Module, *, trainable_only: bool = False) -> int:
+    """Number of parameters of ``module``; with ``trainable_only`` only those with ``requires_grad`` (an EMA copy or
+    a frozen text encoder has none of those, but its size is still its parameter count)."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
 
 
 def conv_output_size(size: int, *, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:

@@ -222,10 +222,11 @@ def test_mlp_discriminator_parameter_count_by_hand():
     assert count_parameters(MLPDiscriminator()) == 784 * 512 + 512 + 512 * 256 + 256 + 256 + 1
 
 
-def test_count_parameters_skips_frozen():
+def test_count_parameters_counts_frozen_unless_asked_for_trainable_only():
     m = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))
     m[0].requires_grad_(False)
-    assert count_parameters(m) == 4 * 2 + 2
+    assert count_parameters(m) == 3 * 4 + 4 + 4 * 2 + 2  # a frozen or EMA model still has its size
+    assert count_parameters(m, trainable_only=True) == 4 * 2 + 2
 
 
 def test_dcgan_init_statistics():
