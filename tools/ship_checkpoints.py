@@ -2,6 +2,10 @@
 (data/SHA256SUMS).
 
     python tools/ship_checkpoints.py runs/gan/checkpoint.pt gan_fashion_mnist
+    python tools/ship_checkpoints.py runs/ldm_fm/checkpoint.pt ldm_fashion_mnist \
+        --info command="python -m sdgan_course train ldm ..." --info minutes=62
+
+The run's kind (``gan`` or ``ldm``) is read from the file; ``--info key=value`` is stored in the exported file.
 """
 
 from __future__ import annotations
@@ -10,10 +14,13 @@ import argparse
 import sys
 from pathlib import Path
 
+import torch
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from sdgan_course.assets import record_asset  # noqa: E402
 from sdgan_course.train.gan import GANRun, export_gan  # noqa: E402
+from sdgan_course.train.ldm import LDMRun, export_ldm  # noqa: E402
 
 FOLDER = ROOT / "data" / "checkpoints"
 
@@ -22,9 +29,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_checkpoint", type=Path)
     parser.add_argument("name")
+    parser.add_argument("--info", action="append", default=[], help="key=value facts stored in the file (ldm)")
     args = parser.parse_args()
-    run = GANRun.load(args.run_checkpoint)
-    path = export_gan(run, FOLDER / f"{args.name}.pt")
+    info = dict(item.split("=", 1) for item in args.info)
+    kind = torch.load(args.run_checkpoint, map_location="cpu", weights_only=True).get("kind")
+    if kind == "ldm":
+        run = LDMRun.load(args.run_checkpoint)
+        info["history"] = {k: run.history[k] for k in ("agreement", "agreement_step") if k in run.history}
+        path = export_ldm(run, FOLDER / f"{args.name}.pt", **info)
+    else:
+        run = GANRun.load(args.run_checkpoint)
+        path = export_gan(run, FOLDER / f"{args.name}.pt")
     record_asset(path)
     print(f"{path} (step {run.step}, {path.stat().st_size / 1e6:.2f} MB)")
     return 0
