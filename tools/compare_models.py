@@ -249,6 +249,7 @@ def main() -> int:
             rows.append(ldm_row(args.n, args.ldm_steps, guidance, reference, classifier,
                                 checkpoint=args.ldm_checkpoint))
         result["shipped"] = dict(n_samples=args.n, rows=rows, threads=torch.get_num_threads(),
+                                 command=result["command"],
                                  timing="seconds per image: the whole batched draw of n samples / n (GAN batches "
                                  "of 500, DDPM 250, LDM 200), on the machine above")
         save()
@@ -262,7 +263,7 @@ def main() -> int:
         rows = [real_floor(args.equal_n, reference, classifier) | dict(family="real data")]
         rows += [score_equal(t, args.equal_n, reference, classifier) for t in trained]
         result["equal_compute"] = dict(minutes=args.equal_minutes, n_samples=args.equal_n, profile=args.equal_profile,
-                                       threads=torch.get_num_threads(), rows=rows)
+                                       threads=torch.get_num_threads(), command=result["command"], rows=rows)
         save()
     print(f"Wrote {args.out}.")
     return 0
