@@ -37,11 +37,11 @@ NOTEBOOKS = (
     Notebook("09_diffusion_from_scratch", "Diffusion from scratch (DDPM)", "forward process, schedules, noise prediction, U-Net, sampling", 15, 5),
     Notebook("10_faster_and_steerable_sampling", "Faster and steerable sampling", "DDIM, DPM-Solver++, quality vs cost, classifier-free guidance", 10, 10),
     Notebook("11_stable_diffusion_in_miniature", "Stable Diffusion in miniature", "latent diffusion with text: CLIP tokens, cross-attention, prompts, SDEdit, prompt following measured", 6, 3),
+    Notebook("12_gans_vs_diffusion", "GANs vs diffusion", "same data, same evaluation: quality, diversity, speed, compute; the trilemma; DALL-E, CLIP, NeRF", 5, 3),
 )
 
 # The rest of the arc (notebooks 08-12, planned), shown in the README's course map until each notebook lands.
 PLANNED = (
-    ("12", "GANs vs diffusion", "quality vs compute, sampling speed, diversity; DALL-E, CLIP, NeRF"),
 )
 
 
