@@ -1,7 +1,7 @@
 """The library's shape: imports flow one way through the stages, never in a cycle, and modules stay one idea long.
 
 Layer order (README, "How the library is organised"):
-base (config, device, checkpoint, course, assets) -> data -> nn -> models / schedules / losses / theory
+base (config, device, checkpoint, course, assets, distributed) -> data -> nn -> models / schedules / losses / theory
 -> train / sample -> metrics / viz / bench -> cli. A module may import its own layer or any layer below it.
 """
 
@@ -12,7 +12,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "sdgan_course"
 LAYERS = {
-    "config": 0, "device": 0, "checkpoint": 0, "course": 0, "assets": 0,
+    "config": 0, "device": 0, "checkpoint": 0, "course": 0, "assets": 0, "distributed": 0,
     "data": 1,
     "nn": 2,
     "models": 3, "schedules": 3, "losses": 3, "theory": 3,

@@ -13,6 +13,7 @@ import torch
 from ..config import get_profile
 from ..data.images import load_images, to_uint8
 from ..device import describe_device, get_device, seed_everything
+from ..distributed import describe_processes, is_main
 from ..models.unet import UNetConfig
 from ..nn.inspect import count_parameters
 from ..sample.diffusion import DEFAULT_STEPS, SAMPLERS, check_sampler, generate_diffusion
@@ -128,6 +129,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"{cfg.schedule} schedule, T = {cfg.num_train_steps}) on {cfg.dataset} ({len(data.images):,} images), "
         f"profile {profile}, {describe_device(device)}."
     )
+    print(f"{describe_processes(cfg.batch_size)}, learning rate {cfg.lr:g}.")
     args.out.mkdir(parents=True, exist_ok=True)
     shape = tuple(data.images.shape[1:])
 
@@ -163,6 +165,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     print(f"Done: step {run.step}, {result.seconds:.0f} s this session, {result.images_per_second:.0f} images/s.")
+    if not is_main():
+        return 0  # under torchrun rank 0 alone writes files
     snapshot(run, {}, name="samples.npz")
     (args.out / "history.json").write_text(json.dumps(run.history))
     if args.export:

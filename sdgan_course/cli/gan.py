@@ -12,6 +12,7 @@ import torch
 from ..config import get_profile
 from ..data.images import load_images, to_uint8
 from ..device import describe_device, get_device, seed_everything
+from ..distributed import describe_processes, is_main
 from ..losses.gan import GAN_LOSSES
 from ..models.gan import GANConfig, build_gan, load_gan
 from ..nn.inspect import count_parameters
@@ -92,6 +93,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"({count_parameters(run.generator):,} + {count_parameters(run.discriminator):,} parameters) on "
         f"{cfg.dataset} ({len(data.images):,} images), loss {cfg.loss}, profile {profile}, {describe_device(device)}."
     )
+    print(f"{describe_processes(cfg.batch_size)}, learning rate {cfg.lr:g}.")
     args.out.mkdir(parents=True, exist_ok=True)
 
     def snapshot(run, stats, name=None):
@@ -108,6 +110,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         run, data.images, labels, checkpoint_path=checkpoint, hook=hook, hook_every=hook_every, max_seconds=max_seconds
     )
     print(f"Done: step {run.step}, {result.seconds:.0f} s this session, {result.images_per_second:.0f} images/s.")
+    if not is_main():
+        return 0  # under torchrun rank 0 alone writes files
     snapshot(run, {}, name="samples.npz")
     (args.out / "history.json").write_text(json.dumps(run.history))
     if args.export:

@@ -7,11 +7,14 @@ Each command lives in its own module (``info``, ``gan``, ``classifier``, ``evalu
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
+from .. import distributed
 from ..assets import DataError
 from ..checkpoint import CheckpointError
 from ..config import ProfileError
+from ..device import get_device
 from . import classifier, clip, diffusion, evaluate, gan, info, ldm, vae
 
 
@@ -47,9 +50,15 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    if distributed.launched_by_torchrun():  # torchrun --nproc_per_node=N: join the group, one GPU per process
+        distributed.init_distributed(get_device())
+        if not distributed.is_main():
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - rank 0 alone prints; errors still reach stderr
     try:
         return args.func(args)
     except (ProfileError, DataError, CheckpointError, FileNotFoundError, ValueError) as err:
         # A learner's mistake, not a bug: say what happened and how to fix it, without a traceback.
         print(f"error: {err}", file=sys.stderr)
         return 2
+    finally:
+        distributed.shutdown()

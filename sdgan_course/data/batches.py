@@ -11,6 +11,8 @@ from collections.abc import Iterator
 
 import torch
 
+from .. import distributed
+
 
 def batches(
     *tensors: torch.Tensor,
@@ -58,15 +60,30 @@ class StepBatches:
     Epoch ``e`` uses the permutation seeded by ``seed + e``, so ``batch(step)`` is the same whether a run went straight
     through or was interrupted and resumed: what makes save/resume continue identically. Tensors are moved to
     ``device`` once.
+
+    ``batch_size`` is the **global** batch. Under ``torchrun`` (``world_size`` processes) each rank gets its slice:
+    rank ``r`` takes rows ``r*b .. (r+1)*b`` of global batch ``step`` (``b = batch_size // world_size``). The
+    permutation is the same on every rank, so the shards never overlap, together they are exactly one process's
+    batch, and resuming under another number of processes continues the same stream. ``rank``/``world_size``
+    default to the current process group (0 and 1 without one).
     """
 
-    def __init__(self, *tensors: torch.Tensor, batch_size: int, seed: int = 0, device=None):
+    def __init__(self, *tensors: torch.Tensor, batch_size: int, seed: int = 0, device=None,
+                 rank: int | None = None, world_size: int | None = None):
         if not tensors or any(len(t) != len(tensors[0]) for t in tensors):
             raise ValueError("StepBatches needs one or more tensors of the same length.")
         if not 0 < batch_size <= len(tensors[0]):
             raise ValueError(f"batch_size must be in 1..{len(tensors[0])} (the number of examples), got {batch_size}.")
+        self.world_size = distributed.world_size() if world_size is None else world_size
+        self.rank = distributed.rank() if rank is None else rank
+        if batch_size % self.world_size:
+            raise ValueError(
+                f"The global batch size {batch_size} does not split evenly over {self.world_size} processes: pass a "
+                f"multiple of {self.world_size}."
+            )
         self.tensors = tuple(t.to(device) if device is not None else t for t in tensors)
         self.batch_size, self.seed = batch_size, seed
+        self.local_batch_size = batch_size // self.world_size
         self.per_epoch = len(tensors[0]) // batch_size
         self._epoch, self._order = -1, None
 
@@ -76,5 +93,6 @@ class StepBatches:
             rng = torch.Generator().manual_seed(self.seed + epoch)
             self._order = torch.randperm(len(self.tensors[0]), generator=rng).to(self.tensors[0].device)
             self._epoch = epoch
-        idx = self._order[index * self.batch_size : (index + 1) * self.batch_size]  # (B,)
+        start = index * self.batch_size + self.rank * self.local_batch_size
+        idx = self._order[start : start + self.local_batch_size]  # (B / world_size,)
         return tuple(t[idx] for t in self.tensors)

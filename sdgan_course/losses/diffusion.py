@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..distributed import global_shape, local_part
 from ..schedules import NoiseSchedule
 
 
@@ -41,9 +42,9 @@ def diffusion_loss(
     """
     b, device = x0.shape[0], x0.device
     if t is None:
-        t = torch.randint(0, schedule.num_steps, (b,), generator=rng).to(device)  # (B,)
-    if eps is None:
-        eps = torch.randn(x0.shape, generator=rng).to(device, x0.dtype)  # (B, C, H, W)
+        t = local_part(torch.randint(0, schedule.num_steps, global_shape((b,)), generator=rng)).to(device)  # (B,)
+    if eps is None:  # under torchrun: this rank's rows of the global batch's draw (sdgan_course.distributed)
+        eps = local_part(torch.randn(global_shape(x0.shape), generator=rng)).to(device, x0.dtype)  # (B, C, H, W)
     xt = schedule.add_noise(x0, eps, t)  # (B, C, H, W)
     if prediction == "eps":
         target = eps

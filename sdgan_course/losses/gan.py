@@ -32,6 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..distributed import global_shape, local_part
+
 GAN_LOSSES = ("minimax", "ns", "lsgan", "hinge", "wgan", "wgan-gp")
 
 
@@ -105,7 +107,7 @@ def interpolate(
         raise ValueError(f"real and fake must have the same shape, got {tuple(real.shape)} and {tuple(fake.shape)}.")
     b = real.shape[0]
     if alpha is None:
-        alpha = torch.rand(b, generator=rng)  # (B,)
+        alpha = local_part(torch.rand(global_shape((b,)), generator=rng))  # (B,): this rank's part of the global draw
     if alpha.shape != (b,):
         raise ValueError(f"alpha must have shape ({b},), one per sample, got {tuple(alpha.shape)}.")
     alpha = alpha.to(device=real.device, dtype=real.dtype)

@@ -22,6 +22,7 @@ from torch import nn
 from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ..data.batches import StepBatches
 from ..device import amp_dtype, autocast
+from ..distributed import global_shape, local_part, unwrap, wrap_ddp
 from ..losses.diffusion import diffusion_loss
 from ..models.unet import UNet, UNetConfig
 from ..schedules import NoiseSchedule
@@ -79,7 +80,7 @@ def drop_labels(labels: torch.Tensor, p_uncond: float, null_label: int, *, rng: 
     """Replace each label by ``null_label`` with probability ``p_uncond`` (classifier-free guidance training)."""
     if p_uncond <= 0:
         return labels
-    drop = torch.rand(labels.shape, generator=rng) < p_uncond  # (B,) on the CPU, where rng lives
+    drop = local_part(torch.rand(global_shape(labels.shape), generator=rng)) < p_uncond  # (B,) on the CPU
     return torch.where(drop.to(labels.device), torch.full_like(labels, null_label), labels)
 
 
@@ -103,7 +104,7 @@ def diffusion_train_step(
     """
     device = x0.device
     if labels is not None:
-        labels = drop_labels(labels, p_uncond, model.config.null_label, rng=rng)
+        labels = drop_labels(labels, p_uncond, unwrap(model).config.null_label, rng=rng)
     with autocast(device, amp and amp_dtype(device) is not None):
         loss = diffusion_loss(model, x0, schedule, labels=labels, prediction=prediction, rng=rng)
     opt.zero_grad(set_to_none=True)
@@ -206,13 +207,14 @@ def train_diffusion(
     if tuple(images.shape[1:]) != cfg.image_shape:
         run.train_config = cfg = replace(cfg, image_shape=tuple(images.shape[1:]))  # what sampling will draw
     tensors = (images, labels) if conditional else (images,)
-    stream = StepBatches(*tensors, batch_size=cfg.batch_size, seed=cfg.seed, device=run.device)
+    stream = StepBatches(*tensors, batch_size=cfg.batch_size, seed=cfg.seed, device=run.device)  # this rank's shard
     run.model.train()
+    model = wrap_ddp(run.model)  # run.model itself in one process
 
     def step_fn(step: int) -> dict[str, float]:
         batch = stream.batch(step)
         stats = diffusion_train_step(
-            run.model,
+            model,
             run.opt,
             batch[0],
             run.schedule,

@@ -20,6 +20,7 @@ from torch import nn
 from ..checkpoint import CheckpointError, save_checkpoint
 from ..data.batches import StepBatches
 from ..device import amp_dtype, autocast
+from ..distributed import local_part, world_size, wrap_ddp
 from ..losses.gan import GAN_LOSSES, clip_weights_, discriminator_loss, generator_loss, gradient_penalty, r1_penalty
 from ..models.gan import CHECKPOINT_KIND, GANConfig, build_gan, sample_noise
 from .loop import EMA, DivergenceError, ResumableRun, grad_norm, loop_options, train_loop
@@ -105,7 +106,7 @@ def gan_train_step(
 
     # ---- 1. discriminator: real vs detached fake ----
     for i in range(n_critic):
-        z = sample_noise(b, z_dim, device=device, rng=rng)  # (B, Z)
+        z = local_part(sample_noise(b * world_size(), z_dim, device=device, rng=rng))  # (B, Z): see distributed.py
         reuse = i == n_critic - 1  # the last fakes are reused by the generator step: one G forward saved
         with torch.set_grad_enabled(reuse), autocast(device, use_amp):
             fake = _call(generator, z, labels)  # (B, C, H, W)
@@ -307,14 +308,15 @@ def train_gan(
     stream = StepBatches(*tensors, batch_size=cfg.batch_size, seed=cfg.seed, device=run.device)
     run.generator.train()
     run.discriminator.train()
+    generator, discriminator = wrap_ddp(run.generator), wrap_ddp(run.discriminator)  # themselves in one process
 
     step_config = cfg.step_config
 
     def step_fn(step: int) -> dict[str, float]:
-        batch = stream.batch(step)
+        batch = stream.batch(step)  # this rank's shard of global batch `step`
         real, y = batch[0], (batch[1] if conditional else None)
         return gan_train_step(
-            run.generator, run.discriminator, run.opt_g, run.opt_d, real, z_dim=run.gan_config.z_dim,
+            generator, discriminator, run.opt_g, run.opt_d, real, z_dim=run.gan_config.z_dim,
             config=step_config, labels=y, rng=run.rng, amp=cfg.amp, scaler=run.scaler,
         )
 

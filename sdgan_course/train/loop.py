@@ -10,6 +10,10 @@ one place and one way:
 - **checkpoints** (atomic, every ``checkpoint_every`` steps, at the end and when time runs out) and therefore resume,
 - the **history** of statistics, the **progress bar**, a **time budget**, and **one hook** (live plots, snapshots).
 
+Under ``torchrun`` (:mod:`sdgan_course.distributed`) every rank runs this loop on its shard of the global batch;
+the statistics are averaged over the ranks once per step, so the divergence guard and the time budget stop every
+rank together, and only rank 0 keeps the EMA, shows progress, saves checkpoints and calls the hook.
+
 A *run* is any object with ``step`` (int), ``history`` (dict of lists), ``save(path)`` and, optionally, ``ema``
 (an :class:`EMA`) and ``ema_source`` (the live model the EMA follows).
 """
@@ -26,6 +30,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
+from .. import distributed
 from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 
@@ -118,11 +123,15 @@ def train_loop(
     ``batch_size`` only converts steps to examples per second. ``hook(run, stats)`` runs every ``hook_every`` steps
     and at the end; ``max_seconds`` stops (and saves) once that much wall time has passed.
     """
-    bar = _progress(run.step, steps, progress, desc)
+    main = distributed.is_main()  # under torchrun only rank 0 keeps the EMA, shows progress, saves and calls the hook
+    bar = _progress(run.step, steps, progress and main, desc)
     start, start_step, last_saved = time.perf_counter(), run.step, run.step
-    ema = getattr(run, "ema", None)
+    ema = getattr(run, "ema", None) if main else None
     while run.step < steps:
         stats = step_fn(run.step)
+        out_of_time = max_seconds is not None and time.perf_counter() - start > max_seconds
+        if distributed.world_size() > 1:  # every rank logs the global means and stops together
+            stats, out_of_time = _agree(stats, out_of_time)
         check_divergence(
             stats,
             step=run.step,
@@ -142,11 +151,11 @@ def train_loop(
             bar.update(1)
             if run.step % log_every == 0:
                 bar.set_postfix({k: f"{stats[k]:.3f}" for k in postfix if k in stats})
-        out_of_time = max_seconds is not None and time.perf_counter() - start > max_seconds
         if checkpoint_path is not None and (run.step % checkpoint_every == 0 or run.step == steps or out_of_time):
-            run.save(checkpoint_path)
+            if main:
+                run.save(checkpoint_path)
             last_saved = run.step
-        if hook is not None and (run.step % hook_every == 0 or run.step == steps or out_of_time):
+        if main and hook is not None and (run.step % hook_every == 0 or run.step == steps or out_of_time):
             hook(run, stats)
         if out_of_time:
             break
@@ -155,6 +164,13 @@ def train_loop(
     seconds = time.perf_counter() - start
     done = run.step - start_step
     return LoopResult(seconds, done, done * batch_size / seconds if seconds > 0 else float("nan"))
+
+
+def _agree(stats: dict[str, float], out_of_time: bool) -> tuple[dict[str, float], bool]:
+    """One all-reduce per step: the statistics averaged over the ranks (the global batch's means; a NaN on any rank
+    is a NaN on all, so the divergence guard stops every rank) and the time budget's verdict (any rank out of time)."""
+    values = distributed.all_mean(torch.tensor([*stats.values(), float(out_of_time)], dtype=torch.float64))
+    return dict(zip(stats, values[:-1].tolist())), bool(values[-1] > 0)
 
 
 class Run:
