@@ -69,6 +69,27 @@ def test_no_output_fetches_scripts_or_fonts_from_the_network(path):
             assert not found, f"{path.name}, cell {index}: {found.group(0)!r} is fetched from the network"
 
 
+# JupyterLab at 1,400 px with the file browser open gives a cell output about 1,000 px; a wider figure is scaled down
+# to fit, its text with it. At 1,500 px (a 15-inch figure at 100 dpi) the text is already two-thirds of its size.
+MAX_FIGURE_WIDTH = 1500
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)
+def test_no_stored_figure_is_so_wide_that_jupyterlab_shrinks_its_text_unreadably(path):
+    import base64
+    import io
+
+    from PIL import Image
+
+    nb = nbformat.read(path, as_version=4)
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            if "image/png" in output.get("data", {}):
+                width = Image.open(io.BytesIO(base64.b64decode(output["data"]["image/png"]))).size[0]
+                assert width <= MAX_FIGURE_WIDTH, (
+                    f"{path.name}, cell {index}: a figure {width} px wide; split it or make it narrower")
+
+
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)
 def test_notebook_follows_the_rules(path):
     nb = nbformat.read(path, as_version=4)
