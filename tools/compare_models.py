@@ -222,6 +222,8 @@ def main() -> int:
                         help="default: the headline of ldm_fashion_mnist_eval.json, else 3")
     parser.add_argument("--no-shipped", action="store_true", help="skip the shipped models (e.g. equal compute only)")
     parser.add_argument("--no-ldm", action="store_true", help="skip the latent model")
+    parser.add_argument("--ldm-only", action="store_true",
+                        help="measure only the latent model and put its row into the file's existing shipped rows")
     parser.add_argument("--equal-minutes", type=float, default=None,
                         help="also train a cGAN and a DDPM from scratch for this many minutes each and score them")
     parser.add_argument("--equal-n", type=int, default=1000, help="samples per equal-compute model")
@@ -239,7 +241,17 @@ def main() -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=1))
 
-    if not args.no_shipped:
+    if args.ldm_only:
+        shipped = result.get("shipped")
+        if not shipped or shipped["n_samples"] != args.n:
+            raise SystemExit(f"--ldm-only adds to a file whose shipped rows have n = {args.n}: run without it first.")
+        reference = reference_statistics(DATASET, "train", classifier=classifier, num_features=args.n)
+        guidance = ldm_guidance_default() if args.ldm_guidance is None else args.ldm_guidance
+        row = ldm_row(args.n, args.ldm_steps, guidance, reference, classifier, checkpoint=args.ldm_checkpoint)
+        shipped["rows"] = [r for r in shipped["rows"] if r.get("family") != row.get("family")] + [row]
+        shipped["ldm_command"] = result["command"]
+        save()
+    elif not args.no_shipped:
         reference = reference_statistics(DATASET, "train", classifier=classifier, num_features=args.n)
         rows = [real_floor(args.n, reference, classifier) | dict(family="real data")]
         rows += [gan_row(name, args.n, reference, classifier) for name in ("gan_fashion_mnist", "cgan_fashion_mnist")]
