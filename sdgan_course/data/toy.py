@@ -106,6 +106,10 @@ def count_modes(
     **covered** when at least ``min_share`` of the samples it would receive from a perfect generator
     (:math:`\pi_k n`) land on it with high quality — by default 5 % (13 of 2,000 samples for the ring of 8), so a
     few stray points do not count as a mode (``min_share=0`` counts a mode hit by a single sample).
+
+    VEEGAN counts a mode as captured when it is the nearest mode of at least one high-quality sample, i.e.
+    ``min_share=0``; the default threshold is stricter, so the course's mode counts are not comparable with the
+    numbers in VEEGAN's tables (nor with those of PacGAN or Unrolled GAN, which use thresholds of their own).
     """
     samples = torch.as_tensor(samples).detach().to("cpu", torch.float64)
     if samples.ndim == 1 and mixture.dim == 1:

@@ -137,7 +137,9 @@ def gradient_penalty(
 
         GP = E_{x_hat}[(||grad_{x_hat} D(x_hat)||_2 - 1)^2],    x_hat = alpha x + (1 - alpha) G(z),  alpha ~ U[0, 1]
 
-    The norm is sqrt(sum g^2 + 1e-12), so it has a gradient even where g = 0. The graph is kept
+    The norm is sqrt(sum g^2 + 1e-12). ||g|| is Lipschitz but not differentiable at g = 0; ``torch.linalg.vector_norm``
+    gives it the subgradient 0 there, while a hand-written sqrt(sum g^2) multiplies an infinite derivative of sqrt by
+    a zero one and returns NaN; the 1e-12 gives a finite, zero gradient at g = 0 as well. The graph is kept
     (``create_graph=True``) so the penalty can be back-propagated into the critic. The critic must treat samples
     independently (``norm="none"``, not batch norm). The trainer adds lambda * GP (lambda = 10 in the paper).
     """

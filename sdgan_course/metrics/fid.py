@@ -24,8 +24,8 @@ def sqrtm_psd(a: torch.Tensor) -> torch.Tensor:
 
 
 def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
-    r"""Fréchet distance between two Gaussians (Dowson and Landau 1982); the FID of Heusel et al. 2017
-    (arXiv:1706.08500, eq. 6) on course features:
+    r"""The **squared** Fréchet (2-Wasserstein) distance between two Gaussians (Dowson and Landau 1982); the FID of
+    Heusel et al. 2017 (arXiv:1706.08500, eq. 6) on course features:
 
     .. math:: d^2 = \lVert\mu_1 - \mu_2\rVert^2
               + \operatorname{Tr}\big(\Sigma_1 + \Sigma_2 - 2(\Sigma_1\Sigma_2)^{1/2}\big)

@@ -108,7 +108,7 @@ def evaluate_samples(
 
 
 METRIC_NOTES = {
-    "fid": "Fréchet distance of course features (lower is better; grows as N shrinks)",
+    "fid": "squared Fréchet distance of course features (lower is better; grows as N shrinks)",
     "kid": "kernel distance, unbiased (lower is better; ~0 for real data)",
     "precision": "fraction of samples on the real manifold (quality)",
     "recall": "fraction of real data on the sample manifold (diversity)",

@@ -12,7 +12,9 @@ Models:
   z (100) -> 128 -> 256 -> 512 -> 1024 -> 784, reshaped to (1, 28, 28) since 784 = 28 x 28.
 - :class:`DCGANGenerator` / :class:`DCGANDiscriminator`: Radford, Metz and Chintala 2015 (arXiv:1511.06434):
   transposed convolutions up, strided convolutions down, batch norm, ReLU in G, LeakyReLU(0.2) in D, N(0, 0.02)
-  initialisation, for 28 x 28, 32 x 32 and 64 x 64 images; optionally a patch (map of logits) discriminator, spectral
+  initialisation, for 28 x 28, 32 x 32 and 64 x 64 images. Kernel 4, stride 2, padding 1 is the choice of
+  dcgan.torch and of the PyTorch DCGAN example (each layer exactly doubles or halves the size); Radford et al.'s own
+  Theano code (Newmu/dcgan_code) used 5 x 5 kernels with padding 2; optionally a patch (map of logits) discriminator, spectral
   norm (Miyato et al. 2018, arXiv:1802.05957) and a projection discriminator for labels (Miyato and Koyama 2018,
   arXiv:1802.05637).
 (The toy pairs for 1-D and 2-D data are in :mod:`sdgan_course.models.toy`.)
@@ -244,8 +246,9 @@ class DCGANDiscriminator(nn.Module):
 
     Class-conditional (``num_classes`` = K > 0), as :class:`GANConfig` (same default):
 
-    - ``conditioning="concat"`` (the default): one-hot label maps as K extra input channels (Mirza and Osindero 2014,
-      arXiv:1411.1784);
+    - ``conditioning="concat"`` (the default): one-hot label maps as K extra input channels, as ``conv_cond_concat``
+      does in the DCGAN code (Newmu/dcgan_code, ``mnist/train_cond_dcgan.py``); Mirza and Osindero 2014
+      (arXiv:1411.1784) concatenated the label to the inputs of MLPs;
     - ``conditioning="projection"``: the projection discriminator (Miyato and Koyama 2018, arXiv:1802.05637, eq. 3)
 
         D(x, y) = psi(phi(x)) + <embed(y), phi(x)>
@@ -303,7 +306,7 @@ class DCGANDiscriminator(nn.Module):
         if tuple(x.shape[1:]) != expected:
             raise ValueError(f"DCGANDiscriminator expects images (B, {expected}), got {tuple(x.shape)}.")
         _check_labels(labels, self.num_classes, x.shape[0], "DCGANDiscriminator")
-        if self.conditioning == "concat":  # one-hot label maps as extra input channels (Mirza and Osindero 2014)
+        if self.conditioning == "concat":  # one-hot label maps as extra input channels (DCGAN's conv_cond_concat)
             maps = F.one_hot(labels, self.num_classes).to(x.dtype)[:, :, None, None]  # (B, K, 1, 1)
             x = torch.cat([x, maps.expand(-1, -1, *x.shape[2:])], dim=1)  # (B, C+K, H, W)
         h = self.features(x)  # (B, F, h, w)
@@ -377,8 +380,10 @@ class GANConfig:
     def preset(
         cls, profile: str, *, conditional: bool = False, num_classes: int = 10, arch: str = "dcgan", **overrides
     ) -> GANConfig:
-        """The config of a profile: ``"ci"`` tiny, ``"cpu"`` laptop-sized, ``"gpu"`` the paper's widths; any field can
-        be overridden by keyword (``GANConfig.preset("cpu", base_channels=32)``)."""
+        """The config of a profile: ``"ci"`` tiny, ``"cpu"`` laptop-sized, ``"gpu"`` full-sized for 28 x 28 images
+        (``base_channels=64``: 128 channels at 7 x 7; DCGAN's 64-pixel generator starts from 1024 channels at 4 x 4,
+        which would be ``base_channels=128`` here); any field can be overridden by keyword
+        (``GANConfig.preset("cpu", base_channels=32)``)."""
         presets = {
             "ci": dict(z_dim=32, base_channels=8, g_hidden=(32, 64, 128, 256), d_hidden=(128, 64)),
             "cpu": dict(z_dim=64, base_channels=48, g_hidden=(128, 256, 512, 1024), d_hidden=(512, 256)),

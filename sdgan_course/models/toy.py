@@ -59,7 +59,10 @@ class SingleLayerGenerator(nn.Module):
 
     With ``activation="linear"`` and :math:`z \sim \mathcal{N}(0, I)`, :math:`G(z)` is Gaussian,
     :math:`\mathcal{N}(b_G, W_G W_G^\top)`: an affine map of one Gaussian is one Gaussian, so it can never produce two
-    modes. A monotone activation (``tanh``, ``sigmoid``) only bends that one bump; ``relu`` piles mass onto 0.
+    modes. A monotone activation does *not* keep it to one bump: ``tanh`` squeezes the Gaussian's tails into the ends
+    of (-1, 1), so the density of :math:`\tanh(wz + b)` is bimodal as soon as :math:`|w| > 1/\sqrt 2` (at b = 0;
+    :func:`sdgan_course.theory.pushforward.tanh_pushforward_density`). What one layer cannot do is put its modes
+    where the data's are: with ``tanh`` they sit at the ends of the interval. ``relu`` piles mass onto 0.
     """
 
     def __init__(self, *, z_dim: int = 1, data_dim: int = 1, activation: str = "linear"):

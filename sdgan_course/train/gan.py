@@ -196,7 +196,14 @@ class GANTrainConfig:
 
     @classmethod
     def preset(cls, profile: str, *, loss: str = "ns", **overrides) -> GANTrainConfig:
-        """Steps and batch size per profile; the WGAN losses get their papers' optimiser settings."""
+        """Steps and batch size per profile; the WGAN losses get their papers' learning rates and critic steps.
+
+        ``"wgan"``: lr 5e-5, 5 critic steps, clip 0.01 (Arjovsky et al. 2017, Algorithm 1), with Adam(beta1 = 0,
+        beta2 = 0.99) where the paper used RMSProp: the paper found momentum (Adam with beta1 > 0) made the critic
+        unstable; with beta1 = 0 Adam's update is RMSProp's (PyTorch's ``RMSprop(alpha=0.99)``) plus the bias
+        correction of the squared-gradient average, so the course keeps one optimiser type for every loss.
+        ``"wgan-gp"``: Adam(1e-4, betas (0, 0.9)), 5 critic steps (Gulrajani et al. 2017, Algorithm 1).
+        """
         sizes = {
             "ci": dict(steps=30, batch_size=32, train_limit=2_000, checkpoint_every=10, log_every=2),
             "cpu": dict(steps=2_000, batch_size=128, train_limit=None, checkpoint_every=500),
@@ -205,7 +212,7 @@ class GANTrainConfig:
         if profile not in sizes:
             raise ValueError(f"Unknown profile {profile!r}. Valid profiles: {', '.join(sizes)}.")
         per_loss = {
-            "wgan": dict(lr=5e-5, betas=(0.5, 0.999), n_critic=5),  # Arjovsky et al. 2017 (RMSprop there)
+            "wgan": dict(lr=5e-5, betas=(0.0, 0.99), n_critic=5),  # Arjovsky et al. 2017: RMSProp-like, no momentum
             "wgan-gp": dict(lr=1e-4, betas=(0.0, 0.9), n_critic=5),  # Gulrajani et al. 2017, Algorithm 1
         }.get(loss, {})
         return cls(loss=loss, **{**sizes[profile], **per_loss, **overrides})

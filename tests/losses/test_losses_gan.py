@@ -228,3 +228,25 @@ def test_clip_weights():
     torch.testing.assert_close(m.bias.detach(), torch.tensor([0.05, -0.01, -0.05]))
     with pytest.raises(ValueError, match="positive"):
         clip_weights_(m, 0.0)
+
+
+def test_gradient_penalty_is_finite_where_the_critic_is_flat():
+    """||g|| at g = 0: vector_norm gives the subgradient 0, a hand-written sqrt(sum g^2) gives NaN, and the library's
+    sqrt(sum g^2 + 1e-12) stays finite (issue 9, correction 12)."""
+    g = torch.zeros(3, requires_grad=True)
+    assert torch.equal(torch.autograd.grad(torch.linalg.vector_norm(g), g)[0], torch.zeros(3))
+    g = torch.zeros(3, requires_grad=True)
+    assert torch.isnan(torch.autograd.grad(torch.sqrt((g**2).sum()), g)[0]).all()
+
+    class Flat(nn.Module):  # D(x) = w * 0 . x + b: zero input gradient everywhere, but w gets a gradient via GP
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.zeros(2))
+
+        def forward(self, x):
+            return x @ self.w  # (B,)
+
+    critic = Flat()
+    gp = gradient_penalty(critic, torch.randn(8, 2), torch.randn(8, 2), rng=torch.Generator().manual_seed(0))
+    gp.backward()
+    assert gp.item() == pytest.approx(1.0, abs=1e-5) and torch.isfinite(critic.w.grad).all()

@@ -190,3 +190,9 @@ def test_loss_scaling_path_runs_with_several_critic_steps():
     assert all(math.isfinite(v) for v in stats.values())
     assert stats["grad_norm_g"] < 1e3  # reported unscaled, not multiplied by 1024
     assert any(not torch.equal(a, b) for a, b in zip(before, params(g)))
+
+
+def test_wgan_preset_uses_the_papers_rate_without_momentum():
+    """Arjovsky et al. 2017: RMSProp at 5e-5, 5 critic steps; the course's Adam with beta1 = 0 is RMSProp's update."""
+    config = GANTrainConfig.preset("cpu", loss="wgan")
+    assert (config.lr, config.betas[0], config.n_critic, config.clip_value) == (5e-5, 0.0, 5, 0.01)
