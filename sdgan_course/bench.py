@@ -1,4 +1,5 @@
-"""Speed measurements that print figures: GAN training throughput and the machine's matrix-multiply peak.
+"""Speed measurements that print figures: training throughput (images/s, achieved FLOP/s, peak memory) of any step
+and the machine's matrix-multiply rate, the yardstick for "% peak" (``python -m sdgan_course bench gan|ddpm|ldm``).
 
 The reference is the common 28x28 tutorial DCGAN (z 100 -> ConvT 256x7x7 -> 128x14x14 -> 1x28x28; D 64 -> 128
 channels -> linear), trained with the same step, batch and device, so a speed claim is always relative to a model
@@ -8,11 +9,13 @@ measured on the same machine at the same moment.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
 from torch import nn
 
+from .device import describe_device
 from .nn.blocks import init_dcgan_weights
 from .train.gan import gan_train_step, make_gan_optimizers
 
@@ -51,7 +54,8 @@ class BenchResult(NamedTuple):
     images_per_second: float
     step_ms: float
     mflop_per_image: float
-    gflops: float
+    gflops: float  # achieved: counted FLOPs per step / measured seconds per step
+    peak_mb: float  # peak memory: CUDA allocations on a GPU, the process's resident set on the CPU
 
 
 def _sync(device: torch.device) -> None:
@@ -59,24 +63,34 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def bench_gan_step(
-    generator: nn.Module, discriminator: nn.Module, *, z_dim: int, batch_size: int, steps: int, device, amp=True
-) -> BenchResult:
-    """Time ``steps`` full GAN steps (D then G) on random images of the generator's output shape; FLOPs counted by
-    torch's FlopCounterMode."""
+def reset_peak_memory(device) -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def peak_memory_mb(device) -> float:
+    """Peak memory since :func:`reset_peak_memory`: tensors allocated on a CUDA device, or (CPU) the whole process's
+    peak resident set, libraries and data included (it never goes down, so it bounds every model timed before)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    try:
+        import resource
+    except ImportError:  # Windows
+        return float("nan")
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+
+
+def bench_step(step: Callable[[], object], *, batch_size: int, steps: int, device, warmup: int = 2) -> BenchResult:
+    """Time ``steps`` calls of a training ``step()`` on ``batch_size`` images (after one FLOP-counted call and
+    ``warmup`` more); FLOPs counted by torch's FlopCounterMode (matmuls and convolutions, forward and backward)."""
     from torch.utils.flop_counter import FlopCounterMode
 
     device = torch.device(device)
-    generator, discriminator = generator.to(device), discriminator.to(device)
-    opt_g, opt_d = make_gan_optimizers(generator, discriminator)
-    real = torch.rand(batch_size, *_output_shape(generator, z_dim, device), device=device) * 2 - 1  # (B, C, H, W)
-
-    def step():
-        gan_train_step(generator, discriminator, opt_g, opt_d, real, z_dim=z_dim, amp=amp)
-
+    reset_peak_memory(device)
     with FlopCounterMode(display=False) as counter:
         step()
-    for _ in range(2):
+    for _ in range(warmup):
         step()
     _sync(device)
     start = time.perf_counter()
@@ -85,7 +99,43 @@ def bench_gan_step(
     _sync(device)
     seconds = (time.perf_counter() - start) / steps
     flops = counter.get_total_flops()
-    return BenchResult(batch_size / seconds, 1000 * seconds, flops / batch_size / 1e6, flops / seconds / 1e9)
+    return BenchResult(batch_size / seconds, 1000 * seconds, flops / batch_size / 1e6, flops / seconds / 1e9,
+                       peak_memory_mb(device))
+
+
+def bench_gan_step(
+    generator: nn.Module, discriminator: nn.Module, *, z_dim: int, batch_size: int, steps: int, device, amp=True
+) -> BenchResult:
+    """Time ``steps`` full GAN steps (D then G) on random images of the generator's output shape."""
+    device = torch.device(device)
+    generator, discriminator = generator.to(device), discriminator.to(device)
+    opt_g, opt_d = make_gan_optimizers(generator, discriminator)
+    real = torch.rand(batch_size, *_output_shape(generator, z_dim, device), device=device) * 2 - 1  # (B, C, H, W)
+
+    def step():
+        gan_train_step(generator, discriminator, opt_g, opt_d, real, z_dim=z_dim, amp=amp)
+
+    return bench_step(step, batch_size=batch_size, steps=steps, device=device)
+
+
+def print_bench_header(device, peak_gflops: float, what: str) -> str:
+    """The lines every ``bench`` command starts with; returns the table header's format for :func:`bench_row`."""
+    print(f"device {describe_device(device)}; {what}")
+    print(f"matmul rate (float32, 1024x1024), the reference for '% peak': {peak_gflops:.1f} GFLOP/s")
+    print("(FLOPs counted by torch.utils.flop_counter; a reference rate, not a hard ceiling; peak memory: CUDA "
+          "allocations on a GPU, the process's peak resident set on the CPU)\n")
+    header = (f"{'model':<34} {'params':>14} {'images/s':>9} {'ms/step':>8} {'MFLOP/img':>10} {'GFLOP/s':>8} "
+              f"{'% peak':>7} {'peak MB':>8}")
+    print(header)
+    print("-" * len(header))
+    return header
+
+
+def bench_row(name: str, params: str, r: BenchResult, peak_gflops: float) -> str:
+    row = (f"{name:<34} {params:>14} {r.images_per_second:>9.0f} {r.step_ms:>8.1f} {r.mflop_per_image:>10.1f} "
+           f"{r.gflops:>8.1f} {100 * r.gflops / peak_gflops:>6.0f}% {r.peak_mb:>8.0f}")
+    print(row)
+    return row
 
 
 def _output_shape(generator: nn.Module, z_dim: int, device: torch.device) -> tuple[int, ...]:

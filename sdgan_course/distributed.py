@@ -158,6 +158,49 @@ def wrap_ddp(model: nn.Module) -> nn.Module:
     return ddp(model, device_ids=ids, broadcast_buffers=False)
 
 
+class _Methods(nn.Module):
+    """``forward(name, ...)`` runs ``model.name(...)``: a model trained through methods other than ``forward``
+    (CLIP's ``encode_image``/``encode_text``) becomes visible to DDP, which synchronises only through ``forward``."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, name: str, *args, **kwargs):
+        return getattr(self.model, name)(*args, **kwargs)
+
+
+class DDPMethods:
+    """Stands in for ``model`` in a train step: the named methods run through one DistributedDataParallel wrapper
+    (so every parameter's gradient is averaged), everything else (parameters, ``log_scale``, ``device``) is the
+    model's own. Use :func:`wrap_ddp_methods`."""
+
+    def __init__(self, model: nn.Module, methods: tuple[str, ...]):
+        self._model, self._methods, self._ddp = model, methods, wrap_ddp(_Methods(model))
+
+    def __getattr__(self, name: str):
+        if name in self._methods:
+            return lambda *args, **kwargs: self._ddp(name, *args, **kwargs)
+        return getattr(self._model, name)
+
+
+def wrap_ddp_methods(model: nn.Module, methods: tuple[str, ...]):
+    """``model`` itself in one process; with several, a :class:`DDPMethods` routing ``methods`` through DDP."""
+    return model if world_size() == 1 else DDPMethods(model, methods)
+
+
+def rank_generator(rng: torch.Generator) -> torch.Generator:
+    """The generator a rank draws one step's per-example randomness from, where a step cannot draw for the global
+    batch (CLIP's captions, the autoencoders' posterior samples): ``rng`` itself in one process; with several, a
+    fresh generator seeded by one number drawn from ``rng`` (the same on every rank, so ``rng`` stays in step and
+    resumes) plus the rank, so the shards get independent noise. Statistically the same training, not bit-equal to
+    one process (:func:`local_part` is)."""
+    if world_size() == 1:
+        return rng
+    seed = int(torch.randint(0, 2**62, (1,), generator=rng))
+    return torch.Generator().manual_seed(seed + 7919 * rank())
+
+
 def unwrap(model: nn.Module) -> nn.Module:
     """The network inside a DistributedDataParallel wrapper (its ``config``, its ``state_dict`` keys)."""
     return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
@@ -202,7 +245,7 @@ def _process_entry(rank_: int, fn: Callable, nprocs: int, port: int, tmp: str, a
 
 
 __all__ = [
-    "ProcessInfo", "all_mean", "barrier", "check_global_batch", "describe_processes", "global_shape",
-    "init_distributed", "is_main", "launched_by_torchrun", "local_part", "rank", "run_processes", "shutdown",
-    "unwrap", "world_size", "wrap_ddp",
+    "DDPMethods", "ProcessInfo", "all_mean", "barrier", "check_global_batch", "describe_processes", "global_shape",
+    "init_distributed", "is_main", "launched_by_torchrun", "local_part", "rank", "rank_generator", "run_processes",
+    "shutdown", "unwrap", "world_size", "wrap_ddp", "wrap_ddp_methods",
 ]

@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from ..assets import CHECKOUT_DATA, record_asset, sha256_of
+from ..distributed import is_main
 from ..metrics.features import ship_reference_statistics
 from ..models.classifier import classifier_filename, dataset_key
 from ..train.classifier import TrainClassifierConfig, save_classifier, train_classifier
@@ -29,6 +30,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         log=lambda s: print(s, flush=True),
     )
     seconds = time.perf_counter() - start
+    if not is_main():
+        return 0  # under torchrun rank 0 alone writes files
     save_classifier(model, out, dataset=key, test_accuracy=acc, train=config, train_seconds=round(seconds),
                     command=f"python -m sdgan_course train classifier --dataset {key} --epochs {config.epochs}")
     print(f"test accuracy {acc:.4f}; saved {out} ({out.stat().st_size / 1e6:.2f} MB, sha256 {sha256_of(out)})")

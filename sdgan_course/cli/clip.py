@@ -14,6 +14,7 @@ from ..config import get_profile
 from ..data.captions import CLASS_WORDS
 from ..data.images import load_images
 from ..device import describe_device, get_device
+from ..distributed import is_main
 from ..metrics.clip_score import zero_shot_accuracy
 from ..models.text_encoder import CLIPConfig
 from ..nn.inspect import count_parameters
@@ -88,6 +89,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         max_seconds=max_seconds,
         progress=not args.no_progress,
     )
+    if not is_main():
+        return 0  # under torchrun rank 0 alone writes files
     full = load_images(cfg.dataset, "test")
     zs = zero_shot_accuracy(run.model, full.images, full.labels, dataset=cfg.dataset)
     per_class = ", ".join(f"{w} {a:.2f}" for w, a in zip(CLASS_WORDS[cfg.dataset], zs.per_class.tolist()))

@@ -21,6 +21,7 @@ from ..schedules import SCHEDULES
 from ..train.diffusion import (
     DiffusionRun,
     DiffusionTrainConfig,
+    diffusion_train_step,
     export_diffusion,
     load_diffusion,
     train_diffusion,
@@ -223,7 +224,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from ..bench import matmul_peak_gflops
+    from ..bench import bench_row, bench_step, matmul_peak_gflops, print_bench_header
     from ..sample.guidance import classifier_free_guidance
 
     profile = get_profile(args.profile)
@@ -237,18 +238,21 @@ def cmd_bench(args: argparse.Namespace) -> int:
         model = DiffusionRun(cfg, DiffusionTrainConfig.preset(profile), device=device).model
         schedule = DiffusionTrainConfig.preset(profile).make_schedule()
     peak = matmul_peak_gflops(device)
-    print(
-        f"device {describe_device(device)}; U-Net {count_parameters(model):,} parameters (width "
-        f"{cfg.base_channels}); {torch.get_num_threads()} CPU threads"
-    )
-    print(f"matmul rate (float32, 1024x1024), the reference for '% peak': {peak:.1f} GFLOP/s\n")
+    print_bench_header(device, peak, f"batch size {args.batch_size}; {args.steps} timed training steps; "
+                       f"{torch.get_num_threads()} CPU threads")
     run = DiffusionRun(cfg, DiffusionTrainConfig.preset(profile, batch_size=args.batch_size), device=device)
     run.model.load_state_dict(model.state_dict())
-    x = torch.rand(args.batch_size * (args.steps + 1), 1, 28, 28) * 2 - 1
-    y = torch.randint(0, 10, (len(x),))
-    train_diffusion(run, x, y, steps=1, progress=False)  # warm-up
-    result = train_diffusion(run, x, y, steps=1 + args.steps, progress=False)
-    print(f"training: {result.images_per_second:.0f} images/s (batch {args.batch_size})\n")
+    x = (torch.rand(args.batch_size, 1, 28, 28) * 2 - 1).to(device)
+    y = torch.randint(0, 10, (len(x),)).to(device)
+    rng = torch.Generator().manual_seed(0)
+
+    def step():
+        diffusion_train_step(run.model, run.opt, x, run.schedule, labels=y, p_uncond=0.1, rng=rng,
+                             amp=run.train_config.amp)
+
+    r = bench_step(step, batch_size=args.batch_size, steps=args.steps, device=device)
+    bench_row(f"U-Net ({profile}, width {cfg.base_channels})", f"{count_parameters(model) / 1e6:.2f}M", r, peak)
+    print()
     print(f"{'sampler':<12} {'steps':>6} {'NFE':>5} {'s / image':>10}   (batch {args.n}, guidance {args.guidance:g})")
     model = run.ema.model.eval()
     labels = torch.arange(args.n) % 10

@@ -141,7 +141,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from ..bench import bench_gan_step, matmul_peak_gflops, tutorial_pair
+    from ..bench import bench_gan_step, bench_row, matmul_peak_gflops, print_bench_header, tutorial_pair
 
     profile = get_profile(args.profile)
     device = get_device()
@@ -152,24 +152,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     course_g, course_d = build_gan(cfg)
     tut_g, tut_d = tutorial_pair()
     peak = matmul_peak_gflops(device)
-    print(f"device {describe_device(device)}; batch size {args.batch_size}; {args.steps} timed steps (D step + G step)")
-    print(f"matmul rate (float32, 1024x1024), the reference for '% peak': {peak:.1f} GFLOP/s")
-    print("(FLOPs are counted by torch.utils.flop_counter; a reference rate, not a hard ceiling)\n")
-    header = (f"{'model':<34} {'params G / D':>18} {'images/s':>9} {'ms/step':>8} {'MFLOP/img':>10} {'GFLOP/s':>8} "
-              f"{'% peak':>7}")
-    print(header)
-    print("-" * len(header))
+    print_bench_header(device, peak, f"batch size {args.batch_size}; {args.steps} timed steps (D step + G step)")
     rows = [
         (f"course DCGAN ({profile}, width {cfg.base_channels})", course_g, course_d, cfg.z_dim),
         ("tutorial DCGAN (reference)", tut_g, tut_d, 100),
     ]
     for name, g, d, z_dim in rows:
         r = bench_gan_step(g, d, z_dim=z_dim, batch_size=args.batch_size, steps=args.steps, device=device)
-        sizes = f"{count_parameters(g) / 1e6:.2f}M / {count_parameters(d) / 1e6:.2f}M"
-        print(
-            f"{name:<34} {sizes:>18} {r.images_per_second:>9.0f} {r.step_ms:>8.1f} {r.mflop_per_image:>10.1f} "
-            f"{r.gflops:>8.1f} {100 * r.gflops / peak:>6.0f}%"
-        )
+        bench_row(name, f"{count_parameters(g) / 1e6:.2f}M+{count_parameters(d) / 1e6:.2f}M", r, peak)
     return 0
 
 

@@ -16,6 +16,7 @@ from ..config import get_profile
 from ..data.captions import CLASS_WORDS
 from ..data.images import to_uint8
 from ..device import describe_device, get_device, seed_everything
+from ..distributed import is_main
 from ..metrics.prompt_following import class_prompt, prompt_agreement
 from ..models.classifier import load_classifier
 from ..nn.inspect import count_parameters
@@ -33,8 +34,10 @@ from ..train.ldm import (
 )
 
 
-def add_commands(*, train, sample) -> None:
-    """Add ``ldm`` to the ``train`` and ``sample`` command groups."""
+def add_commands(*, train, sample, bench=None) -> None:
+    """Add ``ldm`` to the ``train``, ``sample`` (and ``bench``) command groups."""
+    if bench is not None:
+        _add_bench(bench)
     p = train.add_parser("ldm", help="train a text-to-image latent diffusion U-Net (resumes from DIR/checkpoint.pt)")
     p.add_argument("--dataset", default="fashion_mnist", help="fashion_mnist (the shipped autoencoder and CLIP's)")
     p.add_argument("--profile", default=None, help="ci | cpu | gpu (default: $SDGAN_PROFILE or the hardware's)")
@@ -128,6 +131,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                        hook_every=args.snapshot_every or cfg.steps + 1, max_seconds=max_seconds,
                        progress=not args.no_progress)
     print(f"Done: step {run.step}, {result.seconds:.0f} s this session, {result.steps_per_second:.0f} examples/s.")
+    if not is_main():
+        return 0  # under torchrun rank 0 alone writes files
     (args.out / "history.json").write_text(json.dumps(run.history))
     if args.export:
         command = "python -m sdgan_course " + " ".join(shlex.quote(a) for a in sys.argv[1:])
@@ -172,4 +177,42 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["add_commands", "cmd_sample", "cmd_train"]
+def _add_bench(bench) -> None:
+    p = bench.add_parser("ldm", help="latent U-Net training images/s, FLOP/s against the matmul rate, peak memory")
+    p.add_argument("--profile", default=None)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--steps", type=int, default=5, help="timed training steps")
+    p.add_argument("--context-dim", type=int, default=64, help="text width (the shipped CLIP's)")
+    p.add_argument("--tokens", type=int, default=16, help="caption positions L")
+    p.set_defaults(func=cmd_bench)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Time the denoiser's training step on random latents (4, 7, 7) and a random caption context (L, E): the
+    latents and captions are encoded once before training, so this step is the whole cost per image."""
+    from ..bench import bench_row, bench_step, matmul_peak_gflops, print_bench_header
+    from ..models.unet import UNet
+    from ..train.ldm import ldm_train_step
+
+    profile, device = get_profile(args.profile), get_device()
+    torch.manual_seed(0)
+    unet_cfg = ldm_unet_config(profile, args.context_dim)
+    model = UNet(unet_cfg).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    schedule = LDMTrainConfig.preset(profile).make_schedule()
+    b = args.batch_size
+    latents = torch.randn(b, unet_cfg.in_channels, 7, 7, device=device)  # (B, 4, 7, 7)
+    context = torch.randn(b, args.tokens, args.context_dim, device=device)  # (B, L, E)
+    mask = torch.ones(b, args.tokens, dtype=torch.bool, device=device)  # (B, L)
+    rng = torch.Generator().manual_seed(0)
+    peak = matmul_peak_gflops(device)
+    print_bench_header(device, peak, f"batch size {b}; {args.steps} timed training steps; latents (4, 7, 7), "
+                                     f"context ({args.tokens}, {args.context_dim})")
+    r = bench_step(lambda: ldm_train_step(model, opt, latents, context, mask, schedule, rng=rng, amp=True),
+                   batch_size=b, steps=args.steps, device=device)
+    bench_row(f"latent U-Net ({profile}, width {unet_cfg.base_channels})", f"{count_parameters(model) / 1e6:.2f}M",
+              r, peak)
+    return 0
+
+
+__all__ = ["add_commands", "cmd_bench", "cmd_sample", "cmd_train"]

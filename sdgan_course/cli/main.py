@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     vae.add_commands(sub, train)  # train vae, train autoencoder
     diffusion.add_commands(train=train, sample=sample, bench=bench)  # train ddpm, sample ddpm, bench ddpm
     clip.add_commands(train=train)  # train clip
-    ldm.add_commands(train=train, sample=sample)  # train ldm, sample ldm
+    ldm.add_commands(train=train, sample=sample, bench=bench)  # train ldm, sample ldm, bench ldm
     evaluate.add_commands(sub)  # evaluate
     return parser
 

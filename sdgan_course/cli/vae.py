@@ -15,6 +15,7 @@ import torch
 from ..config import get_profile
 from ..data import load_images, to_uint8
 from ..device import describe_device, get_device
+from ..distributed import is_main
 
 
 def _common(p: argparse.ArgumentParser, out: str) -> None:
@@ -100,6 +101,8 @@ def cmd_train_vae(args: argparse.Namespace) -> int:
     result = train_vae(run, data.images, checkpoint_path=checkpoint, hook=snapshot if args.snapshot_every else None,
                        hook_every=args.snapshot_every or 1, progress=not args.no_progress,
                        max_seconds=60 * args.max_minutes if args.max_minutes else None)
+    if not is_main():
+        return 0  # under torchrun rank 0 alone writes files
     snapshot(run, {}, name="recon.npz")
     (args.out / "history.json").write_text(json.dumps(run.history))
     print(f"Done: step {run.step}, {result.seconds:.0f} s this session, {result.examples_per_second:.0f} images/s; "
@@ -184,6 +187,8 @@ def cmd_train_autoencoder(args: argparse.Namespace) -> int:
                                hook=hook if hook_every else None, hook_every=hook_every or 1,
                                progress=not args.no_progress,
                                max_seconds=60 * args.max_minutes if args.max_minutes else None)
+    if not is_main():
+        return 0  # under torchrun rank 0 alone writes files
     (args.out / "history.json").write_text(json.dumps(run.history))
     print(f"Done: step {run.step}, {result.seconds:.0f} s this session, {result.examples_per_second:.0f} images/s.")
     if args.export:

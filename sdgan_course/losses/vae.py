@@ -60,6 +60,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..distributed import unwrap
 from ..models.vae import DiagonalGaussian, reparameterize
 from .gan import discriminator_loss, generator_loss
 
@@ -159,7 +160,7 @@ def vae_loss(model: nn.Module, x: torch.Tensor, *, beta: float = 1.0, likelihood
     if likelihood == "bernoulli":
         rec = bernoulli_nll(out.logits, binarize(x))
     elif likelihood == "gaussian":
-        rec = gaussian_nll(model.mean_image(out.logits), x, sigma=sigma)
+        rec = gaussian_nll(unwrap(model).mean_image(out.logits), x, sigma=sigma)  # unwrap: DDP hides methods
     else:
         raise ValueError(f"Unknown likelihood {likelihood!r}: use 'bernoulli' or 'gaussian'.")
     kl = gaussian_kl(out.posterior.mean, out.posterior.logvar)

@@ -20,6 +20,7 @@ from torch import nn
 
 from ..checkpoint import save_checkpoint
 from ..data.images import load_images
+from ..distributed import check_global_batch, local_part, wrap_ddp
 from ..models.classifier import CHECKPOINT_KIND, ClassifierConfig, CourseClassifier, dataset_key
 from .loop import Run, train_loop
 
@@ -84,6 +85,8 @@ def train_classifier(
     model = CourseClassifier(config=ClassifierConfig(image_size=size, channels=channels)).to(device)
     steps_per_epoch = len(train.images) // config.batch_size
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    ddp_model = wrap_ddp(model)  # model itself in one process
+    check_global_batch(config.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch)
     epoch_state = {"perm": None, "total": 0.0}
     start = time.perf_counter()
@@ -98,7 +101,9 @@ def train_classifier(
         if flip:
             mirror = torch.rand(len(idx), generator=rng) < 0.5  # (B,)
             x = torch.where(mirror[:, None, None, None], x.flip(-1), x)
-        loss = F.cross_entropy(model(x.to(device)), train.labels[idx].to(device))
+        # under torchrun every rank augments the whole global batch (the same draws) and keeps its rows
+        x, y = local_part(x), local_part(train.labels[idx])
+        loss = F.cross_entropy(ddp_model(x.to(device)), y.to(device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -26,6 +26,7 @@ from torch import nn
 from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ..data.batches import StepBatches
 from ..data.captions import CLASS_WORDS, caption_labels, compose_pairs
+from ..distributed import check_global_batch, rank_generator, wrap_ddp_methods
 from ..losses.clip import clip_loss
 from ..models.text_encoder import CLIPConfig, MiniCLIP, Tokenizer
 from .loop import ResumableRun, grad_norm, train_loop
@@ -202,16 +203,20 @@ def train_clip(
     k = len(CLASS_WORDS[cfg.dataset])
     num_pairs = round(cfg.pair_fraction * cfg.batch_size)
     singles = cfg.batch_size - num_pairs
-    stream = StepBatches(images, labels, batch_size=singles, seed=cfg.seed, device=run.device)
+    stream = StepBatches(images, labels, batch_size=singles, seed=cfg.seed, device=run.device)  # this rank's shard
+    local_pairs = check_global_batch(num_pairs)  # under torchrun each rank composes its share of the pairs
     pool_x, pool_y = images.to(run.device), labels
     run.model.train()
+    # Under torchrun each rank contrasts its own shard (its negatives are local, not gathered from all ranks).
+    model = wrap_ddp_methods(run.model, ("encode_image", "encode_text"))
 
     def step_fn(step: int) -> dict[str, float]:
         x, y = stream.batch(step)
-        captions, _ = caption_labels(y.cpu(), dataset=cfg.dataset, rng=run.rng)
-        pairs = compose_pairs(pool_x, pool_y, num_pairs, dataset=cfg.dataset, rng=run.rng) if num_pairs else None
+        rng = rank_generator(run.rng)
+        captions, _ = caption_labels(y.cpu(), dataset=cfg.dataset, rng=rng)
+        pairs = compose_pairs(pool_x, pool_y, local_pairs, dataset=cfg.dataset, rng=rng) if num_pairs else None
         stats = clip_train_step(
-            run.model,
+            model,
             run.opt,
             x,
             captions,

@@ -31,6 +31,7 @@ from ..data.batches import StepBatches
 from ..data.captions import CLASS_WORDS, PAIR_TEMPLATES, compose_pairs, templates_for
 from ..data.images import load_images
 from ..device import amp_dtype, autocast
+from ..distributed import global_shape, local_part, wrap_ddp
 from ..losses.diffusion import diffusion_loss
 from ..models.ldm import LatentDiffusion, frozen_parts
 from ..models.text_encoder import TextEncoder, Tokenizer
@@ -169,13 +170,13 @@ def caption_context(table: CaptionTable, labels: torch.Tensor, *, p_uncond: floa
     by ``rng`` and, with probability ``p_uncond``, the empty prompt instead (drawn on the CPU, for reproducibility)."""
     b = len(labels)
     if labels.ndim == 1:
-        t = torch.randint(table.single.shape[1], (b,), generator=rng).to(labels.device)
+        t = local_part(torch.randint(table.single.shape[1], global_shape((b,)), generator=rng)).to(labels.device)
         tokens, mask = table.single[labels, t], table.single_mask[labels, t]
     else:
-        t = torch.randint(table.pair.shape[2], (b,), generator=rng).to(labels.device)
+        t = local_part(torch.randint(table.pair.shape[2], global_shape((b,)), generator=rng)).to(labels.device)
         tokens, mask = table.pair[labels[:, 0], labels[:, 1], t], table.pair_mask[labels[:, 0], labels[:, 1], t]
     if p_uncond > 0:
-        drop = (torch.rand(b, generator=rng) < p_uncond).to(labels.device)  # (B,)
+        drop = (local_part(torch.rand(global_shape((b,)), generator=rng)) < p_uncond).to(labels.device)  # (B,)
         tokens = torch.where(drop[:, None, None], table.empty.expand_as(tokens), tokens)
         mask = torch.where(drop[:, None], table.empty_mask.expand_as(mask), mask)
     return tokens, mask
@@ -318,14 +319,15 @@ def train_ldm(run: LDMRun, data: LDMData, *, steps: int | None = None, checkpoin
         pair_stream = StepBatches(*data.pairs, batch_size=min(cfg.pair_batch_size, len(data.pairs.labels)),
                                   seed=cfg.seed + 1, device=run.device)
     run.model.train()
+    model = wrap_ddp(run.model)  # run.model itself in one process; under torchrun each rank takes its shard
 
     def step_fn(step: int) -> dict[str, float]:
         is_pair = pair_stream is not None and step % cfg.pair_every == cfg.pair_every - 1
         mean, std, labels = (pair_stream if is_pair else single_stream).batch(step)
-        noise = torch.randn(mean.shape, generator=run.rng).to(run.device)
+        noise = local_part(torch.randn(global_shape(mean.shape), generator=run.rng)).to(run.device)
         latents = (mean + std * noise) * scale  # (B, C, h, w): a posterior sample, scaled to unit variance
         context, mask = caption_context(data.captions, labels, p_uncond=cfg.p_uncond, rng=run.rng)
-        stats = ldm_train_step(run.model, run.opt, latents, context, mask, run.schedule, prediction=cfg.prediction,
+        stats = ldm_train_step(model, run.opt, latents, context, mask, run.schedule, prediction=cfg.prediction,
                                max_grad_clip=cfg.max_grad_clip, rng=run.rng, amp=cfg.amp)
         run.lr_schedule.step()
         return stats

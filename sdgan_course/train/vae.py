@@ -24,6 +24,7 @@ from ..assets import find_asset
 from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ..config import PROFILES
 from ..data.batches import StepBatches
+from ..distributed import rank_generator, unwrap, wrap_ddp
 from ..losses.vae import autoencoder_loss, patch_discriminator_loss, vae_loss
 from ..models.gan import DCGANDiscriminator
 from ..models.vae import (
@@ -120,12 +121,13 @@ def train_vae(run: VAERun, images: torch.Tensor, *, steps: int | None = None, ch
     """Train ``run`` to ``steps`` on ``images`` (N, C, H, W) in [-1, 1] through the shared loop; returns its result."""
     cfg = run.train_config
     _check_images(images, run.vae_config.image_shape[0])
-    stream = StepBatches(images, batch_size=cfg.batch_size, seed=cfg.seed, device=run.device)
+    stream = StepBatches(images, batch_size=cfg.batch_size, seed=cfg.seed, device=run.device)  # this rank's shard
     run.model.train()
+    model = wrap_ddp(run.model)  # run.model itself in one process
 
     def step_fn(step: int) -> dict[str, float]:
-        return vae_train_step(run.model, run.opt, stream.batch(step)[0], beta=cfg.beta, likelihood=cfg.likelihood,
-                              rng=run.rng)
+        return vae_train_step(model, run.opt, stream.batch(step)[0], beta=cfg.beta, likelihood=cfg.likelihood,
+                              rng=rank_generator(run.rng))
 
     return train_loop(
         run, step_fn, steps=cfg.steps if steps is None else steps, batch_size=cfg.batch_size,
@@ -207,7 +209,7 @@ def autoencoder_train_step(
     # 1. the autoencoder
     x_hat, posterior = autoencoder(x, rng=rng)  # (B, C, H, W), posterior (B, c, h, w)
     terms = autoencoder_loss(x, x_hat, posterior, perceptual=perceptual, discriminator=discriminator,
-                             last_layer=autoencoder.last_layer, adversarial=adversarial, kl_weight=kl_weight,
+                             last_layer=unwrap(autoencoder).last_layer, adversarial=adversarial, kl_weight=kl_weight,
                              perceptual_weight=perceptual_weight, disc_weight=disc_weight)
     opt_ae.zero_grad(set_to_none=True)
     terms.loss.backward()
@@ -281,12 +283,14 @@ def train_autoencoder(run: AutoencoderRun, images: torch.Tensor, perceptual: nn.
     if perceptual is not None:
         perceptual = perceptual.to(run.device)
     run.model.train()
+    model = wrap_ddp(run.model)  # themselves in one process
+    discriminator = wrap_ddp(run.discriminator) if run.discriminator is not None else None
 
     def step_fn(step: int) -> dict[str, float]:
         return autoencoder_train_step(
-            run.model, run.opt, stream.batch(step)[0], perceptual=perceptual, discriminator=run.discriminator,
+            model, run.opt, stream.batch(step)[0], perceptual=perceptual, discriminator=discriminator,
             opt_d=run.opt_d, step=step, disc_start=cfg.disc_start, kl_weight=cfg.kl_weight,
-            perceptual_weight=cfg.perceptual_weight, disc_weight=cfg.disc_weight, rng=run.rng,
+            perceptual_weight=cfg.perceptual_weight, disc_weight=cfg.disc_weight, rng=rank_generator(run.rng),
         )
 
     return train_loop(

@@ -51,4 +51,4 @@ def test_sampling_a_missing_checkpoint_explains(tmp_path, capsys):
 def test_bench_prints_throughput_and_share_of_peak(capsys):
     assert main(["bench", "gan", "--profile", "ci", "--steps", "1", "--batch-size", "8"]) == 0
     out = capsys.readouterr().out
-    assert "images/s" in out and "% peak" in out and "tutorial DCGAN" in out
+    assert "images/s" in out and "% peak" in out and "tutorial DCGAN" in out and "peak MB" in out
