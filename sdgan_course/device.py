@@ -71,6 +71,20 @@ def autocast(device: torch.device | str, enabled: bool = True):
     return torch.autocast(device_type="cuda", dtype=dtype)
 
 
+def adam_speed_options(device: torch.device | str) -> dict:
+    """Extra Adam arguments that make the update fast where it pays: ``fused=True`` on CUDA (one kernel updates every
+    parameter instead of several per tensor: the launch overhead of a small model's many tensors goes away); none on
+    the CPU and MPS, where the default is already the multi-tensor update."""
+    return {"fused": True} if torch.device(device).type == "cuda" else {}
+
+
+def maybe_compile(model: torch.nn.Module, enabled: bool) -> torch.nn.Module:
+    """``torch.compile(model)`` when ``enabled`` (a train config's ``compile`` field, ``--compile``): fused kernels and
+    fewer launches after a compilation of tens of seconds, worth it on a GPU for long runs. The compiled module shares
+    the parameters; keep the original for checkpoints (its ``state_dict`` keys are unchanged)."""
+    return torch.compile(model) if enabled else model
+
+
 def describe_device(device: torch.device) -> str:
     """A one-line human description of ``device``."""
     if device.type == "cuda":

@@ -56,6 +56,7 @@ def add_commands(*, train, sample, bench) -> None:
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (for log files)")
     p.add_argument("--samples", type=int, default=100, help="images per snapshot and in DIR/samples.npz")
+    p.add_argument("--compile", action="store_true", help="torch.compile the U-Net (pays on a GPU, long runs)")
     p.set_defaults(func=cmd_train)
 
     p = sample.add_parser("ddpm", help="write N images (uint8, (N, H, W)) and their labels from a diffusion model")
@@ -117,6 +118,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             schedule=args.schedule,
         )
         overrides = {k: v for k, v in options.items() if v is not None}
+        overrides["compile"] = args.compile
         cfg = DiffusionTrainConfig.preset(profile, dataset=args.dataset, seed=args.seed, **overrides)
         unet = {} if args.base_channels is None else {"base_channels": args.base_channels}
         unet_cfg = UNetConfig.preset(profile, num_classes=0 if args.unconditional else 10, **unet)

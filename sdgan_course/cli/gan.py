@@ -40,6 +40,7 @@ def add_commands(*, train, sample, bench) -> None:
     p.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this much wall time")
     p.add_argument("--snapshot-every", type=int, default=0, help="save 100 fixed-noise samples every N steps")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the networks (pays on a GPU, long runs)")
     p.set_defaults(func=cmd_train)
 
     p = sample.add_parser("gan", help="write N generated images (uint8, (N, 28, 28)) and their labels to an .npz")
@@ -72,6 +73,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"Resuming {checkpoint} at step {run.step} of {cfg.steps}.")
     else:
         overrides = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size)) if v is not None}
+        overrides["compile"] = args.compile
         cfg = GANTrainConfig.preset(profile, loss=args.loss, dataset=args.dataset, seed=args.seed, **overrides)
         gan_cfg = GANConfig.preset(profile, conditional=args.conditional)
         changes = {}

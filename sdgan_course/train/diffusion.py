@@ -21,7 +21,7 @@ from torch import nn
 
 from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ..data.batches import StepBatches
-from ..device import amp_dtype, autocast
+from ..device import adam_speed_options, amp_dtype, autocast, maybe_compile
 from ..distributed import global_shape, local_part, unwrap, wrap_ddp
 from ..losses.diffusion import diffusion_loss
 from ..models.unet import UNet, UNetConfig
@@ -53,6 +53,7 @@ class DiffusionTrainConfig:
     checkpoint_every: int = 250
     log_every: int = 10
     max_grad_norm: float = 1e4  # the divergence guard's threshold (before clipping)
+    compile: bool = False  # torch.compile the U-Net (GPU runs)
 
     def __post_init__(self):
         object.__setattr__(self, "image_shape", tuple(self.image_shape))
@@ -128,7 +129,7 @@ class DiffusionRun(ResumableRun):
         torch.manual_seed(train_config.seed)  # weights are initialised reproducibly
         self.model = UNet(unet_config).to(self.device)
         self.ema = EMA(self.model, decay=train_config.ema_decay)
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=train_config.lr)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=train_config.lr, **adam_speed_options(self.device))
         warmup = max(1, train_config.warmup_steps)
         self.lr_schedule = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: min(1.0, (s + 1) / warmup))
         self.schedule = train_config.make_schedule()
@@ -209,7 +210,7 @@ def train_diffusion(
     tensors = (images, labels) if conditional else (images,)
     stream = StepBatches(*tensors, batch_size=cfg.batch_size, seed=cfg.seed, device=run.device)  # this rank's shard
     run.model.train()
-    model = wrap_ddp(run.model)  # run.model itself in one process
+    model = maybe_compile(wrap_ddp(run.model), cfg.compile)  # run.model itself in one plain process
 
     def step_fn(step: int) -> dict[str, float]:
         batch = stream.batch(step)
