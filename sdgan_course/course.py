@@ -38,6 +38,7 @@ NOTEBOOKS = (
     Notebook("10_faster_and_steerable_sampling", "Faster and steerable sampling", "DDIM, DPM-Solver++, quality vs cost, classifier-free guidance", 10, 10),
     Notebook("11_stable_diffusion_in_miniature", "Stable Diffusion in miniature", "latent diffusion with text: CLIP tokens, cross-attention, prompts, SDEdit, prompt following measured", 6, 3),
     Notebook("12_gans_vs_diffusion", "GANs vs diffusion", "same data, same evaluation: quality, diversity, speed, compute; the trilemma; DALL-E, CLIP, NeRF", 5, 3),
+    Notebook("13_speed_and_scale", "Speed and scale", "what limits training speed, measured; fused Adam, channels_last, autocast, compile; DDP with torchrun", 3, 2),
 )
 
 # The rest of the arc (notebooks 08-12, planned), shown in the README's course map until each notebook lands.
