@@ -156,14 +156,16 @@ class DiffusionRun(ResumableRun):
         }
 
     @classmethod
+    def _from_checkpoint(cls, ckpt: dict, train_config, device) -> DiffusionRun:
+        """A fresh run with the checkpoint's configs (subclasses add what else they are built from)."""
+        return cls(UNetConfig(**ckpt["unet_config"]), train_config or DiffusionTrainConfig(**ckpt["train_config"]),
+                   device=device)
+
+    @classmethod
     def load(cls, path, *, device="cpu", train_config: DiffusionTrainConfig | None = None) -> DiffusionRun:
         """Rebuild a run from :meth:`save`'s file; ``train_config`` may extend e.g. ``steps``."""
         ckpt = cls.read_resumable(path)
-        run = cls(
-            UNetConfig(**ckpt["unet_config"]),
-            train_config or DiffusionTrainConfig(**ckpt["train_config"]),
-            device=device,
-        )
+        run = cls._from_checkpoint(ckpt, train_config, device)
         try:
             run.model.load_state_dict(ckpt["model"])
             run.ema.model.load_state_dict(ckpt["ema_model"])

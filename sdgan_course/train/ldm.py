@@ -38,7 +38,8 @@ from ..models.text_encoder import TextEncoder, Tokenizer
 from ..models.unet import UNet, UNetConfig
 from ..models.vae import KLAutoencoder
 from ..schedules import NoiseSchedule
-from .loop import EMA, ResumableRun, grad_norm, loop_options, train_loop
+from .diffusion import DiffusionRun
+from .loop import grad_norm, loop_options, train_loop
 
 CHECKPOINT_KIND = "ldm"
 
@@ -197,64 +198,27 @@ def shipped_frozen_parts(device="cpu") -> tuple[dict, dict]:
 # ---------------------------------------------------------------- the run
 
 
-class LDMRun(ResumableRun):
-    """A latent-diffusion run: the U-Net, its EMA, optimiser, warm-up, RNG, and the frozen parts it was trained with."""
+class LDMRun(DiffusionRun):
+    """A latent-diffusion run: a diffusion run (U-Net, EMA, optimiser, warm-up, RNG, history) on latents, plus the
+    frozen text encoder and autoencoder it was trained with (stored in its checkpoints, so a resume needs no other
+    file)."""
 
     kind = CHECKPOINT_KIND
 
     def __init__(self, unet_config: UNetConfig, train_config: LDMTrainConfig, *, clip_state: dict,
                  autoencoder_state: dict, device="cpu"):
-        self.unet_config, self.train_config = unet_config, train_config
-        self.device = torch.device(device)
         self.clip_state, self.autoencoder_state = clip_state, autoencoder_state
-        self.text_encoder, self.tokenizer, self.autoencoder = frozen_parts(clip_state, autoencoder_state, self.device)
-        torch.manual_seed(train_config.seed)
-        self.model = UNet(unet_config).to(self.device)
-        self.ema = EMA(self.model, decay=train_config.ema_decay)
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=train_config.lr)
-        warmup = max(1, train_config.warmup_steps)
-        self.lr_schedule = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: min(1.0, (s + 1) / warmup))
-        self.schedule = train_config.make_schedule()
-        self.rng = torch.Generator().manual_seed(train_config.seed + 1)
-        self.step = 0
-        self.history: dict[str, list[float]] = {}
-
-    @property
-    def ema_source(self) -> nn.Module:
-        return self.model
+        self.text_encoder, self.tokenizer, self.autoencoder = frozen_parts(clip_state, autoencoder_state,
+                                                                           torch.device(device))
+        super().__init__(unet_config, train_config, device=device)  # seeds, then builds the U-Net
 
     def state(self) -> dict:
-        return {
-            "unet_config": asdict(self.unet_config),
-            "train_config": asdict(self.train_config),
-            "text_encoder": self.clip_state,
-            "autoencoder": self.autoencoder_state,
-            "step": self.step,
-            "model": self.model.state_dict(),
-            "ema_model": self.ema.model.state_dict(),
-            "ema_updates": self.ema.num_updates,
-            "opt": self.opt.state_dict(),
-            "lr_schedule": self.lr_schedule.state_dict(),
-            "rng": self.rng.get_state(),
-            "history": self.history,
-        }
+        return {**super().state(), "text_encoder": self.clip_state, "autoencoder": self.autoencoder_state}
 
     @classmethod
-    def load(cls, path, *, device="cpu", train_config: LDMTrainConfig | None = None) -> LDMRun:
-        ckpt = cls.read_resumable(path)
-        run = cls(UNetConfig(**ckpt["unet_config"]), train_config or LDMTrainConfig(**ckpt["train_config"]),
-                  clip_state=ckpt["text_encoder"], autoencoder_state=ckpt["autoencoder"], device=device)
-        try:
-            run.model.load_state_dict(ckpt["model"])
-            run.ema.model.load_state_dict(ckpt["ema_model"])
-        except RuntimeError as err:
-            raise CheckpointError(f"{path} does not match the U-Net its config describes: {err}") from err
-        run.opt.load_state_dict(ckpt["opt"])
-        run.lr_schedule.load_state_dict(ckpt["lr_schedule"])
-        run.ema.num_updates = ckpt["ema_updates"]
-        run.rng.set_state(ckpt["rng"])
-        run.step, run.history = ckpt["step"], ckpt["history"]
-        return run
+    def _from_checkpoint(cls, ckpt: dict, train_config, device) -> LDMRun:
+        return cls(UNetConfig(**ckpt["unet_config"]), train_config or LDMTrainConfig(**ckpt["train_config"]),
+                   clip_state=ckpt["text_encoder"], autoencoder_state=ckpt["autoencoder"], device=device)
 
 
 class LDMData(NamedTuple):
