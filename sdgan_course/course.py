@@ -36,8 +36,8 @@ NOTEBOOKS = (
     Notebook("08_variational_autoencoders", "Variational autoencoders", "ELBO, reparameterisation, KL, the autoencoder latent diffusion needs", 5, 3),
     Notebook("09_diffusion_from_scratch", "Diffusion from scratch (DDPM)", "forward process, schedules, noise prediction, U-Net, sampling", 15, 5),
     Notebook("10_faster_and_steerable_sampling", "Faster and steerable sampling", "DDIM, DPM-Solver++, quality vs cost, classifier-free guidance", 10, 10),
-    Notebook("11_stable_diffusion_in_miniature", "Stable Diffusion in miniature", "latent diffusion with text: CLIP tokens, cross-attention, prompts, SDEdit, prompt following measured", 6, 3),
-    Notebook("12_gans_vs_diffusion", "GANs vs diffusion", "same data, same evaluation: quality, diversity, speed, compute; the trilemma; DALL-E, CLIP, NeRF", 5, 3),
+    Notebook("11_stable_diffusion_in_miniature", "Stable Diffusion in miniature", "latent diffusion with text: CLIP tokens, cross-attention, prompts, SDEdit, prompt following measured", 7, 3),
+    Notebook("12_gans_vs_diffusion", "GANs vs diffusion", "same data, same evaluation: quality, diversity, speed, compute; the trilemma; DALL-E, CLIP, NeRF", 9, 3),
     Notebook("13_speed_and_scale", "Speed and scale", "what limits training speed, measured; fused Adam, channels_last, autocast, compile; DDP with torchrun", 3, 2),
 )
 
