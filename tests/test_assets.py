@@ -51,7 +51,8 @@ def test_learner_outputs_go_to_one_ignored_folder(monkeypatch, tmp_path):
     monkeypatch.delenv(assets.RUNS_ENV, raising=False)
     root = assets.CHECKOUT
     assert assets.runs_dir() == root / "runs"
-    assert assets.runs_dir("05_training_a_gan", "checkpoint.pt") == root / "runs" / "05_training_a_gan" / "checkpoint.pt"
+    expected = root / "runs" / "05_training_a_gan" / "checkpoint.pt"
+    assert assets.runs_dir("05_training_a_gan", "checkpoint.pt") == expected
     ignored = subprocess.run(["git", "check-ignore", "-q", "runs/05_training_a_gan/checkpoint.pt"], cwd=root)
     assert ignored.returncode == 0, "runs/ must be ignored by git (.gitignore)"
     monkeypatch.setenv(assets.RUNS_ENV, str(tmp_path))

@@ -23,9 +23,6 @@ LAYERS = {
 MAX_LINES = 400  # a longer module says why in its docstring (it mentions "400-line")
 # Known arrows against the order, each with its way out. Keep this list short; an entry that no longer exists fails.
 KNOWN_EXCEPTIONS = {
-    # train/vae.py scores its reconstructions (SSIM, FID) with a function-local import of metrics: the scoring
-    # belongs in metrics/ (e.g. metrics/reconstruction.py), called by the VAE notebook and CLI.
-    ("sdgan_course.train.vae", "sdgan_course.metrics"),
 }
 
 

@@ -113,14 +113,13 @@ def cmd_train_vae(args: argparse.Namespace) -> int:
 def cmd_train_autoencoder(args: argparse.Namespace) -> int:
     from ..checkpoint import load_checkpoint
     from ..losses.vae import ClassifierPerceptualLoss
-    from ..metrics import reference_statistics
+    from ..metrics import reconstruction_quality, reference_statistics
     from ..models.classifier import load_classifier
     from ..models.vae import AUTOENCODER_KIND, AutoencoderConfig, count_parameters
     from ..train.vae import (
         AutoencoderRun,
         AutoencoderTrainConfig,
         export_autoencoder,
-        reconstruction_quality,
         train_autoencoder,
         with_steps,
     )

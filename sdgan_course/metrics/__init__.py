@@ -6,6 +6,7 @@
 - :mod:`.classes`: Inception-score analogue, class coverage, label agreement
 - :mod:`.similarity`: SSIM, feature similarity, nearest neighbours, memorisation
 - :mod:`.two_sample`: the classifier two-sample test
+- :mod:`.reconstruction`: PSNR, SSIM and FID of an autoencoder's reconstructions
 - :mod:`.tradeoff`: Pareto dominance (is any model best on every axis?)
 - :mod:`.report`: everything at once (``evaluate_samples``), the table, sample files
 """
@@ -44,6 +45,7 @@ from .precision_recall import (
     manifold_membership,
     precision_recall,
 )
+from .reconstruction import ReconstructionQuality, psnr, reconstruction_quality
 from .report import METRIC_NOTES, evaluate_samples, format_table, load_samples, score_samples
 from .similarity import (
     Memorisation,
@@ -59,12 +61,13 @@ from .two_sample import TwoSampleResult, classifier_two_sample_test
 
 __all__ = [
     "ClassCoverage", "DensityCoverage", "FeatureSet", "GaussianStats", "InceptionScore", "InceptionStatus", "KID",
-    "METRIC_NOTES", "Memorisation", "MetricInputError", "Neighbours", "PrecisionRecall", "ReferenceStats",
-    "TwoSampleResult", "as_images", "class_coverage", "classifier_two_sample_test", "density_coverage", "dominates",
-    "evaluate_samples", "extract_features", "feature_cosine_similarity", "feature_statistics", "fid_from_features",
-    "format_table", "frechet_distance", "gaussian_window", "inception_fid", "inception_fid_status", "inception_score",
-    "kid_from_features", "knn_radii", "load_samples", "manifold_membership", "memorisation_check", "mmd2_unbiased",
-    "nearest_neighbours", "pareto_front", "polynomial_kernel", "precision_recall", "reference_file_name",
+    "METRIC_NOTES", "Memorisation", "MetricInputError", "Neighbours", "PrecisionRecall", "ReconstructionQuality",
+    "ReferenceStats", "TwoSampleResult", "as_images", "class_coverage", "classifier_two_sample_test",
+    "density_coverage", "dominates", "evaluate_samples", "extract_features", "feature_cosine_similarity",
+    "feature_statistics", "fid_from_features", "format_table", "frechet_distance", "gaussian_window",
+    "inception_fid", "inception_fid_status", "inception_score", "kid_from_features", "knn_radii", "load_samples",
+    "manifold_membership", "memorisation_check", "mmd2_unbiased", "nearest_neighbours", "pareto_front",
+    "polynomial_kernel", "precision_recall", "psnr", "reconstruction_quality", "reference_file_name",
     "reference_statistics", "save_reference_statistics", "score_samples", "ship_reference_statistics", "sqrtm_psd",
     "ssim",
 ]

@@ -14,9 +14,9 @@ Models:
   transposed convolutions up, strided convolutions down, batch norm, ReLU in G, LeakyReLU(0.2) in D, N(0, 0.02)
   initialisation, for 28 x 28, 32 x 32 and 64 x 64 images. Kernel 4, stride 2, padding 1 is the choice of
   dcgan.torch and of the PyTorch DCGAN example (each layer exactly doubles or halves the size); Radford et al.'s own
-  Theano code (Newmu/dcgan_code) used 5 x 5 kernels with padding 2; optionally a patch (map of logits) discriminator, spectral
-  norm (Miyato et al. 2018, arXiv:1802.05957) and a projection discriminator for labels (Miyato and Koyama 2018,
-  arXiv:1802.05637).
+  Theano code (Newmu/dcgan_code) used 5 x 5 kernels with padding 2; optionally a patch (map of logits) discriminator,
+  spectral norm (Miyato et al. 2018, arXiv:1802.05957) and a projection discriminator for labels (Miyato and Koyama
+  2018, arXiv:1802.05637).
 (The toy pairs for 1-D and 2-D data are in :mod:`sdgan_course.models.toy`.)
 
 :class:`GANConfig` is a frozen dataclass with presets per profile; a checkpoint stores ``dataclasses.asdict(config)``

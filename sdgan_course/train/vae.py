@@ -307,7 +307,7 @@ def with_steps(config, steps: int):
     return replace(config, steps=steps)
 
 
-# ---------------------------------------------------------------- shipping, loading, quality
+# ---------------------------------------------------------------- shipping and loading
 
 
 class LoadedAutoencoder(NamedTuple):
@@ -345,34 +345,6 @@ def load_shipped_autoencoder(name: str = "autoencoder_fashion_mnist", *, device=
     return load_autoencoder(find_asset(f"checkpoints/{name}.pt"), device=device)
 
 
-class ReconstructionQuality(NamedTuple):
-    psnr: float  # dB, mean over images, pixels in [0, 1]
-    ssim: float  # mean SSIM (Wang et al. 2004)
-    fid: float  # FID of the reconstructions against the reference statistics, course features
-    num_images: int
-
-
-def psnr(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    r"""Peak signal-to-noise ratio per image, :math:`10 \log_{10}(1 / \mathrm{MSE})` with pixels in [0, 1]: (N,)."""
-    mse = ((x.float() - y.float()) / 2).pow(2).flatten(1).mean(1)  # [-1, 1] -> [0, 1] halves the differences
-    return 10 * torch.log10(1.0 / mse.clamp_min(1e-10))
-
-
-@torch.no_grad()
-def reconstruction_quality(autoencoder: KLAutoencoder, images: torch.Tensor, *, classifier, reference) -> \
-        ReconstructionQuality:
-    """PSNR, SSIM and FID (course features, against ``reference`` statistics) of the posterior-mean reconstructions."""
-    from ..metrics import extract_features, feature_statistics, frechet_distance, ssim
-
-    was_training = autoencoder.training
-    autoencoder.eval()
-    recon = autoencoder.reconstruct(images.to(next(autoencoder.parameters()).device)).cpu()  # (N, C, H, W)
-    autoencoder.train(was_training)
-    stats = feature_statistics(extract_features(recon, classifier).features)
-    fid = frechet_distance(stats.mu, stats.sigma, reference.mu, reference.sigma)
-    return ReconstructionQuality(float(psnr(images, recon).mean()), float(ssim(images, recon)), fid, len(images))
-
-
 # ---------------------------------------------------------------- helpers
 
 
@@ -391,8 +363,8 @@ def _load_state(model: nn.Module, state: dict, path) -> None:
 
 
 __all__ = [
-    "AutoencoderRun", "AutoencoderTrainConfig", "LoadedAutoencoder", "ReconstructionQuality", "VAERun",
+    "AutoencoderRun", "AutoencoderTrainConfig", "LoadedAutoencoder", "VAERun",
     "VAETrainConfig", "autoencoder_train_step", "build_patch_discriminator", "export_autoencoder",
-    "load_autoencoder", "load_shipped_autoencoder", "load_vae", "psnr", "reconstruction_quality",
+    "load_autoencoder", "load_shipped_autoencoder", "load_vae",
     "train_autoencoder", "train_vae", "vae_train_step", "with_steps",
 ]

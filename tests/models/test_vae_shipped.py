@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from sdgan_course.data import load_images
+from sdgan_course.metrics.reconstruction import psnr
 from sdgan_course.models.vae import latent_scale_factor
-from sdgan_course.train.vae import load_shipped_autoencoder, psnr
+from sdgan_course.train.vae import load_shipped_autoencoder
 
 pytestmark = pytest.mark.slow
 

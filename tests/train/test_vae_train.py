@@ -9,6 +9,7 @@ import torch
 
 from sdgan_course.checkpoint import CheckpointError, save_checkpoint
 from sdgan_course.losses.vae import ClassifierPerceptualLoss
+from sdgan_course.metrics.reconstruction import psnr
 from sdgan_course.models.classifier import ClassifierConfig, CourseClassifier
 from sdgan_course.models.vae import AutoencoderConfig, VAEConfig
 from sdgan_course.train.vae import (
@@ -20,7 +21,6 @@ from sdgan_course.train.vae import (
     export_autoencoder,
     load_autoencoder,
     load_vae,
-    psnr,
     train_autoencoder,
     train_vae,
     vae_train_step,
