@@ -155,6 +155,15 @@ class DiffusionRun(ResumableRun):
             "history": self.history,
         }
 
+    def sampling_state(self) -> dict:
+        """What sampling needs (EMA U-Net and configs), without the optimiser: the body of an exported file."""
+        return {
+            "unet_config": asdict(self.unet_config),
+            "train_config": asdict(self.train_config),
+            "step": self.step,
+            "ema_model": self.ema.model.state_dict(),
+        }
+
     @classmethod
     def _from_checkpoint(cls, ckpt: dict, train_config, device) -> DiffusionRun:
         """A fresh run with the checkpoint's configs (subclasses add what else they are built from)."""
@@ -264,31 +273,29 @@ class LoadedDiffusion(NamedTuple):
 
 def export_diffusion(run: DiffusionRun, path: str | Path, **info) -> Path:
     """Save only what sampling needs (EMA U-Net + configs): a small, shippable file."""
-    state = {
-        "unet_config": asdict(run.unet_config),
-        "train_config": asdict(run.train_config),
-        "step": run.step,
-        "ema_model": run.ema.model.state_dict(),
-        "info": info,
-    }
-    return save_checkpoint(path, state, kind=CHECKPOINT_KIND)
+    return save_checkpoint(path, {**run.sampling_state(), "info": info}, kind=run.kind)
+
+
+def ema_unet(ckpt: dict, path) -> UNet:
+    """The EMA U-Net of a diffusion checkpoint (run or export), rebuilt from its stored config, on the CPU."""
+    model = UNet(UNetConfig(**ckpt["unet_config"]))
+    try:
+        model.load_state_dict(ckpt["ema_model"])
+    except RuntimeError as err:
+        raise CheckpointError(f"{path} does not match the U-Net its config describes: {err}") from err
+    return model
 
 
 def load_diffusion(path: str | Path, *, device=None) -> LoadedDiffusion:
     """Load a diffusion checkpoint (a training run or an exported one) for sampling, with its EMA weights."""
     ckpt = load_checkpoint(path, kind=CHECKPOINT_KIND)
-    config = UNetConfig(**ckpt["unet_config"])
     train_config = DiffusionTrainConfig(**ckpt["train_config"])
-    model = UNet(config)
-    try:
-        model.load_state_dict(ckpt["ema_model"])
-    except RuntimeError as err:
-        raise CheckpointError(f"{path} does not match the U-Net its config describes: {err}") from err
+    model = ema_unet(ckpt, path)
     device = torch.device(device) if device is not None else torch.device("cpu")
     return LoadedDiffusion(
         model.to(device).eval(),
         train_config.make_schedule(),
-        config,
+        model.config,
         train_config.prediction,
         ckpt["step"],
         train_config.image_shape,
@@ -310,6 +317,7 @@ __all__ = [
     "LoadedDiffusion",
     "diffusion_train_step",
     "drop_labels",
+    "ema_unet",
     "export_diffusion",
     "load_diffusion",
     "load_shipped_diffusion",

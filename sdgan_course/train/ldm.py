@@ -26,7 +26,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ..checkpoint import load_checkpoint, save_checkpoint
 from ..data.batches import StepBatches
 from ..data.captions import CLASS_WORDS, PAIR_TEMPLATES, compose_pairs, templates_for
 from ..data.images import load_images
@@ -38,7 +38,7 @@ from ..models.text_encoder import TextEncoder, Tokenizer
 from ..models.unet import UNet, UNetConfig
 from ..models.vae import KLAutoencoder
 from ..schedules import NoiseSchedule
-from .diffusion import DiffusionRun
+from .diffusion import DiffusionRun, ema_unet
 from .loop import grad_norm, loop_options, train_loop
 
 CHECKPOINT_KIND = "ldm"
@@ -213,7 +213,13 @@ class LDMRun(DiffusionRun):
         super().__init__(unet_config, train_config, device=device)  # seeds, then builds the U-Net
 
     def state(self) -> dict:
-        return {**super().state(), "text_encoder": self.clip_state, "autoencoder": self.autoencoder_state}
+        return {**super().state(), **self._frozen_state()}
+
+    def sampling_state(self) -> dict:
+        return {**super().sampling_state(), **self._frozen_state()}
+
+    def _frozen_state(self) -> dict:
+        return {"text_encoder": self.clip_state, "autoencoder": self.autoencoder_state}
 
     @classmethod
     def _from_checkpoint(cls, ckpt: dict, train_config, device) -> LDMRun:
@@ -311,16 +317,7 @@ def with_steps(config: LDMTrainConfig, steps: int) -> LDMTrainConfig:
 
 def export_ldm(run: LDMRun, path: str | Path, **info) -> Path:
     """One file with all three parts (EMA U-Net, text encoder, autoencoder), as a Stable Diffusion checkpoint."""
-    state = {
-        "unet_config": asdict(run.unet_config),
-        "train_config": asdict(run.train_config),
-        "text_encoder": run.clip_state,
-        "autoencoder": run.autoencoder_state,
-        "step": run.step,
-        "ema_model": run.ema.model.state_dict(),
-        "info": info,
-    }
-    return save_checkpoint(path, state, kind=CHECKPOINT_KIND)
+    return save_checkpoint(path, {**run.sampling_state(), "info": info}, kind=CHECKPOINT_KIND)
 
 
 def load_ldm(path: str | Path, *, device=None) -> LatentDiffusion:
@@ -328,11 +325,7 @@ def load_ldm(path: str | Path, *, device=None) -> LatentDiffusion:
     ckpt = load_checkpoint(path, kind=CHECKPOINT_KIND)
     device = torch.device(device) if device is not None else torch.device("cpu")
     text, tokenizer, ae = frozen_parts(ckpt["text_encoder"], ckpt["autoencoder"], device)
-    unet = UNet(UNetConfig(**ckpt["unet_config"]))
-    try:
-        unet.load_state_dict(ckpt["ema_model"])
-    except RuntimeError as err:
-        raise CheckpointError(f"{path} does not match the U-Net its config describes: {err}") from err
+    unet = ema_unet(ckpt, path)
     train_config = LDMTrainConfig(**ckpt["train_config"])
     return LatentDiffusion(unet.to(device), text, tokenizer, ae, train_config.make_schedule(),
                            prediction=train_config.prediction, step=ckpt["step"],
