@@ -6,9 +6,6 @@ import argparse
 import json
 import shlex
 import sys
-from pathlib import Path
-
-import torch
 
 from ..config import get_profile
 from ..data.captions import CLASS_WORDS
@@ -18,45 +15,30 @@ from ..distributed import is_main
 from ..metrics.clip_score import zero_shot_accuracy
 from ..models.text_encoder import CLIPConfig
 from ..nn.inspect import count_parameters
-from ..train.clip import CLIPRun, CLIPTrainConfig, export_clip, train_clip, with_steps
+from ..train.clip import CLIPRun, CLIPTrainConfig, export_clip, train_clip
+from .common import add_training_options, given, resume_run, set_threads
 
 
 def add_commands(*, train) -> None:
     """Add ``clip`` to the ``train`` command group."""
     p = train.add_parser("clip", help="train a miniature CLIP on captioned images (resumes from DIR/checkpoint.pt)")
     p.add_argument("--dataset", default="fashion_mnist", help="fashion_mnist | mnist")
-    p.add_argument("--profile", default=None, help="ci | cpu | gpu (default: $SDGAN_PROFILE or the hardware's)")
-    p.add_argument("--steps", type=int, default=None, help="total training steps (default: the profile's)")
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--lr", type=float, default=None)
+    add_training_options(p, out="runs/clip", export="also write a small encoding-only checkpoint here")
     p.add_argument("--pair-fraction", type=float, default=None, help="share of compositions per batch (0.25)")
     p.add_argument("--width", type=int, default=None, help="text width E, the U-Net's context width")
     p.add_argument("--layers", type=int, default=None, help="text transformer layers")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, default=Path("runs/clip"), help="output folder")
-    p.add_argument("--export", type=Path, default=None, help="also write a small encoding-only checkpoint here")
-    p.add_argument("--no-resume", action="store_true", help="start afresh even if DIR/checkpoint.pt exists")
-    p.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this much wall time")
     p.add_argument("--eval-every", type=int, default=250, help="zero-shot accuracy on 1,000 test images every N steps")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar (for log files)")
     p.set_defaults(func=cmd_train)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     profile = get_profile(args.profile)
     device = get_device()
     checkpoint = args.out / "checkpoint.pt"
-    if checkpoint.exists() and not args.no_resume:
-        run = CLIPRun.load(checkpoint, device=device)
-        if args.steps is not None and args.steps != run.train_config.steps:
-            run.train_config = with_steps(run.train_config, args.steps)
-        print(f"Resuming {checkpoint} at step {run.step} of {run.train_config.steps}.")
-    else:
-        options = dict(steps=args.steps, batch_size=args.batch_size, lr=args.lr, pair_fraction=args.pair_fraction)
-        overrides = {k: v for k, v in options.items() if v is not None}
+    run = resume_run(CLIPRun, args, device)
+    if run is None:
+        overrides = given(steps=args.steps, batch_size=args.batch_size, lr=args.lr, pair_fraction=args.pair_fraction)
         cfg = CLIPTrainConfig.preset(profile, dataset=args.dataset, seed=args.seed, **overrides)
         sizes = {k: v for k, v in dict(width=args.width, layers=args.layers).items() if v is not None}
         run = CLIPRun(CLIPConfig.preset(profile, **sizes), cfg, device=device)

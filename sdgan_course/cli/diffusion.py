@@ -25,36 +25,26 @@ from ..train.diffusion import (
     export_diffusion,
     load_diffusion,
     train_diffusion,
-    with_steps,
 )
+from .common import add_training_options, given, resume_run, set_threads
 
 
 def add_commands(*, train, sample, bench) -> None:
     """Add ``ddpm`` to the ``train``, ``sample`` and ``bench`` command groups."""
     p = train.add_parser("ddpm", help="train a (class-conditional) diffusion U-Net (resumes from DIR/checkpoint.pt)")
     p.add_argument("--dataset", default="fashion_mnist", help="fashion_mnist | mnist")
-    p.add_argument("--profile", default=None, help="ci | cpu | gpu (default: $SDGAN_PROFILE or the hardware's)")
+    add_training_options(p, out="runs/ddpm", export="also write a small sampling-only checkpoint here")
     p.add_argument("--unconditional", action="store_true", help="no class labels (default: class-conditional)")
     p.add_argument("--p-uncond", type=float, default=None, help="label dropout for guidance (default 0.1)")
     p.add_argument("--prediction", choices=("eps", "v"), default=None, help="what the U-Net predicts (default eps)")
     p.add_argument("--schedule", choices=SCHEDULES, default=None, help="noise schedule (default linear)")
-    p.add_argument("--steps", type=int, default=None, help="total training steps (default: the profile's)")
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--lr", type=float, default=None)
     p.add_argument("--base-channels", type=int, default=None, help="U-Net width (default: the profile's)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, default=Path("runs/ddpm"), help="output folder")
-    p.add_argument("--export", type=Path, default=None, help="also write a small sampling-only checkpoint here")
-    p.add_argument("--no-resume", action="store_true", help="start afresh even if DIR/checkpoint.pt exists")
-    p.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this much wall time")
     p.add_argument(
         "--snapshot-every",
         type=int,
         default=0,
         help="every N steps save the EMA weights (DIR/ema_stepNNNNNN.pt) and --samples fixed-noise samples",
     )
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar (for log files)")
     p.add_argument("--samples", type=int, default=100, help="images per snapshot and in DIR/samples.npz")
     p.add_argument("--compile", action="store_true", help="torch.compile the U-Net (pays on a GPU, long runs)")
     p.set_defaults(func=cmd_train)
@@ -93,31 +83,15 @@ def add_commands(*, train, sample, bench) -> None:
     p.set_defaults(func=cmd_bench)
 
 
-def _set_threads(threads: int | None) -> None:
-    if threads:
-        torch.set_num_threads(threads)
-
-
 def cmd_train(args: argparse.Namespace) -> int:
-    _set_threads(args.threads)
+    set_threads(args.threads)
     profile = get_profile(args.profile)
     device = get_device()
     checkpoint = args.out / "checkpoint.pt"
-    if checkpoint.exists() and not args.no_resume:
-        run = DiffusionRun.load(checkpoint, device=device)
-        if args.steps is not None and args.steps != run.train_config.steps:
-            run.train_config = with_steps(run.train_config, args.steps)
-        print(f"Resuming {checkpoint} at step {run.step} of {run.train_config.steps}.")
-    else:
-        options = dict(
-            steps=args.steps,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            p_uncond=args.p_uncond,
-            prediction=args.prediction,
-            schedule=args.schedule,
-        )
-        overrides = {k: v for k, v in options.items() if v is not None}
+    run = resume_run(DiffusionRun, args, device)
+    if run is None:
+        overrides = given(steps=args.steps, batch_size=args.batch_size, lr=args.lr, p_uncond=args.p_uncond,
+                          prediction=args.prediction, schedule=args.schedule)
         overrides["compile"] = args.compile
         cfg = DiffusionTrainConfig.preset(profile, dataset=args.dataset, seed=args.seed, **overrides)
         unet = {} if args.base_channels is None else {"base_channels": args.base_channels}

@@ -30,8 +30,8 @@ from ..train.ldm import (
     prepare_ldm_data,
     shipped_frozen_parts,
     train_ldm,
-    with_steps,
 )
+from .common import add_training_options, given, resume_run, set_threads
 
 
 def add_commands(*, train, sample, bench=None) -> None:
@@ -40,22 +40,12 @@ def add_commands(*, train, sample, bench=None) -> None:
         _add_bench(bench)
     p = train.add_parser("ldm", help="train a text-to-image latent diffusion U-Net (resumes from DIR/checkpoint.pt)")
     p.add_argument("--dataset", default="fashion_mnist", help="fashion_mnist (the shipped autoencoder and CLIP's)")
-    p.add_argument("--profile", default=None, help="ci | cpu | gpu (default: $SDGAN_PROFILE or the hardware's)")
-    p.add_argument("--steps", type=int, default=None, help="total training steps (default: the profile's)")
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--lr", type=float, default=None)
+    add_training_options(p, out="runs/ldm", export="also write a sampling-only checkpoint here")
     p.add_argument("--p-uncond", type=float, default=None, help="caption dropout to the empty prompt (default 0.1)")
     p.add_argument("--pair-every", type=int, default=None, help="every Nth step a batch of compositions (3; 0 = none)")
     p.add_argument("--base-channels", type=int, default=None, help="U-Net width (default: the profile's)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, default=Path("runs/ldm"), help="output folder")
-    p.add_argument("--export", type=Path, default=None, help="also write a sampling-only checkpoint here")
-    p.add_argument("--no-resume", action="store_true", help="start afresh even if DIR/checkpoint.pt exists")
-    p.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this much wall time")
     p.add_argument("--snapshot-every", type=int, default=0,
                    help="every N steps save the EMA model (DIR/ema_stepNNNNNN.pt) and measure prompt following")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar (for log files)")
     p.set_defaults(func=cmd_train)
 
     p = sample.add_parser("ldm", help="write N images (uint8) for a text prompt from a latent diffusion model")
@@ -80,21 +70,15 @@ def _snapshot_prompts(dataset: str) -> tuple[list[str], torch.Tensor]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     profile = get_profile(args.profile)
     device = get_device()
     checkpoint = args.out / "checkpoint.pt"
-    if checkpoint.exists() and not args.no_resume:
-        run = LDMRun.load(checkpoint, device=device)
-        if args.steps is not None and args.steps != run.train_config.steps:
-            run.train_config = with_steps(run.train_config, args.steps)
-        print(f"Resuming {checkpoint} at step {run.step} of {run.train_config.steps}.")
-    else:
-        options = dict(steps=args.steps, batch_size=args.batch_size, lr=args.lr, p_uncond=args.p_uncond,
-                       pair_every=args.pair_every)
-        cfg = LDMTrainConfig.preset(profile, dataset=args.dataset, seed=args.seed,
-                                    **{k: v for k, v in options.items() if v is not None})
+    run = resume_run(LDMRun, args, device)
+    if run is None:
+        options = given(steps=args.steps, batch_size=args.batch_size, lr=args.lr, p_uncond=args.p_uncond,
+                        pair_every=args.pair_every)
+        cfg = LDMTrainConfig.preset(profile, dataset=args.dataset, seed=args.seed, **options)
         clip_state, ae_state = shipped_frozen_parts(device)
         sizes = {} if args.base_channels is None else {"base_channels": args.base_channels}
         unet_cfg = ldm_unet_config(profile, context_dim=clip_state["config"]["width"],
