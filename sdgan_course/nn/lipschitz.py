@@ -21,7 +21,7 @@ from torch import nn
 def reshaped_kernel_norm(weight: torch.Tensor) -> float:
     """Largest singular value of a conv weight (c_out, c_in, k_h, k_w) reshaped to (c_out, c_in k_h k_w): what
     spectral normalisation estimates (exactly, here, not with one power-iteration step)."""
-    return float(torch.linalg.matrix_norm(weight.detach().double().flatten(1), ord=2))
+    return float(torch.linalg.matrix_norm(weight.detach().cpu().double().flatten(1), ord=2))
 
 
 def conv_operator_norm(conv: nn.Conv2d, input_shape: tuple[int, int, int], *, iterations: int = 200,
@@ -29,7 +29,7 @@ def conv_operator_norm(conv: nn.Conv2d, input_shape: tuple[int, int, int], *, it
     r"""Largest singular value of :math:`x \mapsto \mathrm{conv}(x)` (bias excluded) on inputs (C, H, W), with the
     module's own stride, padding and padding mode, and its current weight (after spectral normalisation if the module
     has it). Power iteration on :math:`A^\top A` in float64; ``iterations`` steps from a seeded start."""
-    weight = conv.weight.detach().double()
+    weight = conv.weight.detach().cpu().double()  # float64 on the CPU: Apple MPS has no float64
 
     def apply(x: torch.Tensor) -> torch.Tensor:
         return conv._conv_forward(x, weight, None)  # padding_mode, stride and dilation as the module's
