@@ -6,6 +6,13 @@ with the seeds given; nothing is typed in by hand.
     python tools/evaluate_diffusion.py --checkpoint data/checkpoints/ddpm_fashion_mnist.pt \
         --out data/checkpoints/ddpm_fashion_mnist_eval.json --n 5000 --threads 2
     python tools/evaluate_diffusion.py --snapshots runs/ddpm_fm --n 500       # quality over training
+    python tools/evaluate_diffusion.py --checkpoint data/checkpoints/ddpm_fashion_mnist.pt \
+        --out data/checkpoints/ddpm_fashion_mnist_eval.json --add sampler_accuracy --n 250 \
+        --grid ddpm:1000,ddim:50 --guidance 2 --threads 1   # add rows to one section of an existing file
+
+``--add SECTION`` keeps what the file holds, measures the real-data floor at ``--n`` once for that section, and
+appends one row per ``--grid`` entry (saved after each row, so a stopped run keeps its rows; rows already there are
+skipped, so the same command resumes).
 
 Labels are balanced (``arange(n) % 10``) so FID is not confounded by class frequencies.
 """
@@ -111,6 +118,31 @@ def real_floor(n, reference, classifier) -> dict:
     return row
 
 
+def parse_grid(text: str) -> list[tuple[str, int]]:
+    return [(g.split(":")[0], int(g.split(":")[1])) for g in text.split(",")]
+
+
+def add_rows(args, loaded, reference, classifier) -> int:
+    """Append ``--grid`` rows at ``--n`` samples to ``result[args.add]`` in the ``--out`` file, resumably."""
+    if args.out is None or args.grid is None or args.guidance is None:
+        raise SystemExit("--add needs --out (the file to extend), --grid and --guidance.")
+    result = json.loads(args.out.read_text()) if args.out.exists() else {}
+    rows = result.setdefault(args.add, [])
+    floors = result.setdefault(f"{args.add}_floor", {})
+    if str(args.n) not in floors:
+        floors[str(args.n)] = real_floor(args.n, reference, classifier)
+    result.setdefault("commands", []).append(f"{' '.join(sys.argv)}  # on {machine()}")
+    args.out.write_text(json.dumps(result, indent=1))
+    for sampler, steps in parse_grid(args.grid):
+        done = [r for r in rows if (r["sampler"], r["steps"], r["guidance"], r["n"]) == (sampler, steps, args.guidance, args.n)]
+        if done:
+            print(f"already measured: {sampler} {steps} at guidance {args.guidance}, n={args.n}", flush=True)
+            continue
+        rows.append(measure_diffusion(loaded, args.n, sampler, steps, args.guidance, reference, classifier))
+        args.out.write_text(json.dumps(result, indent=1))
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", type=Path)
@@ -124,6 +156,7 @@ def main() -> int:
     parser.add_argument("--scales", default=None, help="guidance scales, comma-separated")
     parser.add_argument("--scale-sampler", default="dpm-solver:10", help="sampler:steps of the guidance sweep")
     parser.add_argument("--no-cgan", action="store_true")
+    parser.add_argument("--add", metavar="SECTION", help="append --grid rows at --n to SECTION of the --out file")
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
     if args.threads:
@@ -142,6 +175,8 @@ def main() -> int:
         return 0
 
     loaded = load_diffusion(args.checkpoint)
+    if args.add:
+        return add_rows(args, loaded, reference, classifier)
     result = {
         "machine": machine(),
         "model": str(args.checkpoint),
@@ -181,7 +216,7 @@ def main() -> int:
     guidance = float(scale) if args.guidance is None else args.guidance
     grid = DEFAULT_GRID
     if args.grid is not None:
-        grid = [(g.split(":")[0], int(g.split(":")[1])) for g in args.grid.split(",")]
+        grid = parse_grid(args.grid)
     result["samplers"] = []
     for sampler, steps in grid:
         row = measure_diffusion(loaded, grid_n, sampler, steps, guidance, grid_reference, classifier)

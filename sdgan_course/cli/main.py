@@ -1,7 +1,8 @@
 """Command line: ``python -m sdgan_course <command> ...``, the only part of the library that parses arguments.
 
-Each command lives in its own module (``info``, ``gan``, ``classifier``, ``evaluate``, ``vae``, ``diffusion``) as
-``cmd_*`` functions and an ``add_commands`` that registers their options; :func:`build_parser` puts them together.
+Each command lives in its own module (``info``, ``gan``, ``classifier``, ``evaluate``, ``exercises``, ``vae``,
+``diffusion``, ...) as ``cmd_*`` functions and an ``add_commands`` that registers their options; :func:`build_parser`
+puts them together.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from ..assets import DataError
 from ..checkpoint import CheckpointError
 from ..config import ProfileError
 from ..device import get_device
-from . import classifier, clip, diffusion, evaluate, gan, info, ldm, vae
+from . import classifier, clip, diffusion, evaluate, exercises, gan, info, ldm, vae
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     clip.add_commands(train=train)  # train clip
     ldm.add_commands(train=train, sample=sample, bench=bench)  # train ldm, sample ldm, bench ldm
     evaluate.add_commands(sub)  # evaluate
+    exercises.add_commands(sub)  # exercises (the learner's notebooks)
     return parser
 
 
