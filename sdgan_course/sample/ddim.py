@@ -11,8 +11,16 @@ estimate :math:`\hat\epsilon`:
 running the steps backwards (inversion, section 5.4). :math:`\eta = 1` gives DDPM's posterior variance
 :math:`\tilde\beta`. The same network trained for DDPM serves both: DDIM changes only the sampler.
 
-As in diffusers' ``DDIMScheduler`` (``clip_sample=True``, ``use_clipped_model_output=False``), the clipped
-:math:`\hat x_0` is used in the first term and the network's :math:`\hat\epsilon` in the second.
+**Clipping.** With ``clip_x0`` the predicted :math:`\hat x_0` is clamped to the data range [-1, 1], and the noise
+estimate is then re-derived from the clamped :math:`\hat x_0`,
+:math:`\hat\epsilon = (x_t - \sqrt{\bar\alpha_t}\,\hat x_0) / \sqrt{1 - \bar\alpha_t}`, so that the two terms of
+eq. 12 describe the same :math:`x_t` (diffusers' ``DDIMScheduler.step(..., use_clipped_model_output=True)``; with
+this, one deterministic DDIM step is DPM-Solver++'s first-order step with thresholding). Clamping :math:`\hat x_0`
+but keeping the network's :math:`\hat\epsilon` (diffusers' default, ``eps_from_clipped_x0=False`` here) puts back the
+noise the clamp removed, at every step: with classifier-free guidance, which pushes :math:`\hat x_0` past the range
+often, the error grows with the number of steps. Measured on the shipped DDPM (guidance 2, 200 images, course FID):
+10 steps 62.9 against 59.7, 20 steps 95.5 against 43.8, and 50 steps (250 images) 342 — the kept-:math:`\hat\epsilon`
+sampler gets *worse* with more steps, the re-derived one better.
 
 Shape legend: B batch, C channels, H x W pixels, S sampling steps.
 """
@@ -40,18 +48,22 @@ def ddim_step(
     *,
     eta: float = 0.0,
     clip_x0: bool = True,
+    eps_from_clipped_x0: bool = True,
     rng: torch.Generator | None = None,
     noise: torch.Tensor | None = None,
 ) -> StepOutput:
-    """One DDIM step from ``t`` to ``t_prev`` (``-1`` = the clean image); see the module docstring."""
+    """One DDIM step from ``t`` to ``t_prev`` (``-1`` = the clean image); see the module docstring (``clip_x0`` and
+    ``eps_from_clipped_x0``: its paragraph on clipping)."""
     if not -1 <= t_prev < t:
         raise ValueError(f"A DDIM step goes to an earlier timestep: got t = {t}, t_prev = {t_prev}.")
     if eta < 0:
         raise ValueError(f"eta must be >= 0 (0 = deterministic DDIM, 1 = DDPM's variance), got {eta}.")
-    ab_prev = alpha_bar_at(schedule, t_prev, xt)
-    x0 = predict_x0(xt, eps, alpha_bar_at(schedule, t, xt))
+    ab_t, ab_prev = alpha_bar_at(schedule, t, xt), alpha_bar_at(schedule, t_prev, xt)
+    x0 = predict_x0(xt, eps, ab_t)
     if clip_x0:
         x0 = x0.clamp(-1, 1)
+        if eps_from_clipped_x0:
+            eps = (xt - ab_t.sqrt() * x0) / (1 - ab_t).sqrt()  # the noise that the clamped x0 implies
     sigma = ddim_sigma(schedule, t, t_prev, eta, xt)
     prev = ab_prev.sqrt() * x0 + (1 - ab_prev - sigma**2).clamp(min=0).sqrt() * eps  # eq. 12, without the noise
     if eta > 0 and t_prev >= 0:

@@ -149,8 +149,9 @@ def test_ddpm_step_matches_diffusers(variance, kind, num_steps):
         assert torch.allclose(got, expected, atol=1e-5), (t, (got - expected).abs().max())
 
 
+@pytest.mark.parametrize("eps_from_clipped_x0", [True, False])
 @pytest.mark.parametrize("eta", [0.0, 1.0])
-def test_ddim_step_matches_diffusers(eta):
+def test_ddim_step_matches_diffusers(eta, eps_from_clipped_x0):
     ours = NoiseSchedule.from_name("linear", 1000)
     ref = diffusers.DDIMScheduler(num_train_timesteps=1000, clip_sample=True, set_alpha_to_one=True, steps_offset=0)
     ref.alphas_cumprod = ours.alpha_bar.clone()  # the same constants (diffusers' float32 cumprod differs by ~1e-7)
@@ -161,8 +162,9 @@ def test_ddim_step_matches_diffusers(eta):
         t_prev = max(t - 1000 // 20, -1)  # diffusers: a negative step means the clean image
         xt, eps = torch.randn(2, 1, 4, 4), torch.randn(2, 1, 4, 4)
         noise = torch.randn(2, 1, 4, 4)
-        expected = ref.step(eps, t, xt, eta=eta, variance_noise=noise).prev_sample
-        got = ddim_step(ours, eps, xt, t, t_prev, eta=eta, noise=noise).prev
+        expected = ref.step(eps, t, xt, eta=eta, variance_noise=noise,
+                            use_clipped_model_output=eps_from_clipped_x0).prev_sample
+        got = ddim_step(ours, eps, xt, t, t_prev, eta=eta, noise=noise, eps_from_clipped_x0=eps_from_clipped_x0).prev
         assert torch.allclose(got, expected, atol=1e-5), (t, (got - expected).abs().max())
 
 
