@@ -9,16 +9,17 @@ from pathlib import Path
 import torch
 
 
-def add_training_options(p: argparse.ArgumentParser, *, out: str, export: str) -> None:
+def add_training_options(p: argparse.ArgumentParser, *, out: str, export: str | None) -> None:
     """The options every resumable ``train`` command has; ``out`` is the default folder, ``export`` the help of
-    ``--export`` (what the small exported file holds)."""
+    ``--export`` (what the small exported file holds; ``None``: the command exports nothing)."""
     p.add_argument("--profile", default=None, help="ci | cpu | gpu (default: $SDGAN_PROFILE or the hardware's)")
     p.add_argument("--steps", type=int, default=None, help="total training steps (default: the profile's)")
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path(out), help="output folder")
-    p.add_argument("--export", type=Path, default=None, help=export)
+    if export is not None:
+        p.add_argument("--export", type=Path, default=None, help=export)
     p.add_argument("--no-resume", action="store_true", help="start afresh even if DIR/checkpoint.pt exists")
     p.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this much wall time")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")

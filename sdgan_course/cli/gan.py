@@ -17,7 +17,8 @@ from ..losses.gan import GAN_LOSSES
 from ..models.gan import GANConfig, build_gan, load_gan
 from ..nn.inspect import count_parameters
 from ..sample.gan import generate
-from ..train.gan import GANRun, GANTrainConfig, export_gan, train_gan, with_steps
+from ..train.gan import GANRun, GANTrainConfig, export_gan, train_gan
+from .common import add_training_options, given, resume_run, set_threads
 
 
 def add_commands(*, train, sample, bench) -> None:
@@ -26,20 +27,12 @@ def add_commands(*, train, sample, bench) -> None:
     p.add_argument("--dataset", default="fashion_mnist", help="fashion_mnist | mnist")
     p.add_argument("--loss", default="ns", choices=GAN_LOSSES)
     p.add_argument("--conditional", action="store_true", help="class-conditional generator and discriminator")
-    p.add_argument("--profile", default=None, help="ci | cpu | gpu (default: $SDGAN_PROFILE or the hardware's)")
-    p.add_argument("--steps", type=int, default=None, help="total steps (default: the profile's)")
-    p.add_argument("--batch-size", type=int, default=None)
+    add_training_options(p, out="runs/gan", export="also write a small sampling-only checkpoint here")
     p.add_argument("--base-channels", type=int, default=None, help="DCGAN width (default: the profile's)")
     p.add_argument("--spectral-norm", action="store_true", help="spectral normalisation in the discriminator")
     p.add_argument("--d-conditioning", choices=("projection", "concat"), default=None,
                    help="how a conditional discriminator sees the label (default: the config's)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, default=Path("runs/gan"), help="output folder")
-    p.add_argument("--export", type=Path, default=None, help="also write a small sampling-only checkpoint here")
-    p.add_argument("--no-resume", action="store_true", help="start afresh even if DIR/checkpoint.pt exists")
-    p.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this much wall time")
     p.add_argument("--snapshot-every", type=int, default=0, help="save 100 fixed-noise samples every N steps")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
     p.add_argument("--compile", action="store_true", help="torch.compile the networks (pays on a GPU, long runs)")
     p.set_defaults(func=cmd_train)
 
@@ -60,21 +53,17 @@ def add_commands(*, train, sample, bench) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     profile = get_profile(args.profile)
     device = get_device()
     checkpoint = args.out / "checkpoint.pt"
-    if checkpoint.exists() and not args.no_resume:
-        run = GANRun.load(checkpoint, device=device)
+    run = resume_run(GANRun, args, device)
+    if run is not None:
         cfg = run.train_config
-        if args.steps is not None and args.steps != cfg.steps:
-            run.train_config = cfg = with_steps(cfg, args.steps)
-        print(f"Resuming {checkpoint} at step {run.step} of {cfg.steps}.")
     else:
-        overrides = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size)) if v is not None}
-        overrides["compile"] = args.compile
-        cfg = GANTrainConfig.preset(profile, loss=args.loss, dataset=args.dataset, seed=args.seed, **overrides)
+        overrides = given(steps=args.steps, batch_size=args.batch_size, lr=args.lr)
+        cfg = GANTrainConfig.preset(profile, loss=args.loss, dataset=args.dataset, seed=args.seed,
+                                    compile=args.compile, **overrides)
         gan_cfg = GANConfig.preset(profile, conditional=args.conditional)
         changes = {}
         if args.base_channels:
@@ -109,7 +98,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     max_seconds = 60 * args.max_minutes if args.max_minutes else None
     hook = snapshot if args.snapshot_every else None
     result = train_gan(
-        run, data.images, labels, checkpoint_path=checkpoint, hook=hook, hook_every=hook_every, max_seconds=max_seconds
+        run, data.images, labels, checkpoint_path=checkpoint, hook=hook, hook_every=hook_every, max_seconds=max_seconds,
+        progress=not args.no_progress,
     )
     print(f"Done: step {run.step}, {result.seconds:.0f} s this session, {result.images_per_second:.0f} images/s.")
     if not is_main():

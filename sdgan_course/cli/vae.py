@@ -16,21 +16,13 @@ from ..config import get_profile
 from ..data import load_images, to_uint8
 from ..device import describe_device, get_device
 from ..distributed import is_main
+from .common import add_training_options, given, resume_run, set_threads
 
 
-def _common(p: argparse.ArgumentParser, out: str) -> None:
+def _common(p: argparse.ArgumentParser, out: str, export: str | None = None) -> None:
+    add_training_options(p, out=out, export=export)
     p.add_argument("--dataset", default="fashion_mnist", help="fashion_mnist | mnist")
-    p.add_argument("--profile", default=None, help="ci | cpu | gpu (default: $SDGAN_PROFILE or the hardware's)")
-    p.add_argument("--steps", type=int, default=None, help="total steps (default: the profile's)")
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, default=Path(out), help="output folder (resumes from OUT/checkpoint.pt)")
-    p.add_argument("--no-resume", action="store_true", help="start afresh even if OUT/checkpoint.pt exists")
-    p.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this much wall time")
     p.add_argument("--snapshot-every", type=int, default=0, help="save 64 fixed reconstructions every N steps")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar (for log files)")
 
 
 def add_commands(sub, train) -> None:
@@ -44,7 +36,8 @@ def add_commands(sub, train) -> None:
 
     p = train.add_parser("autoencoder", help="train the KL-autoencoder for latent diffusion (resumes from "
                                              "OUT/checkpoint.pt)")
-    _common(p, "runs/autoencoder")
+    _common(p, "runs/autoencoder",
+            export="also write the small, shippable autoencoder (with its measured latent scale factor) here")
     p.add_argument("--no-adversarial", action="store_true", help="leave out the patch-adversarial term")
     p.add_argument("--disc-start", type=int, default=None, help="first step of the adversarial term")
     p.add_argument("--base-channels", type=int, default=None, help="autoencoder width (default: the profile's)")
@@ -54,35 +47,27 @@ def add_commands(sub, train) -> None:
     p.add_argument("--eval-every", type=int, default=0,
                    help="every N steps: PSNR, SSIM and FID of 1,000 test reconstructions, into OUT/quality.jsonl")
     p.add_argument("--keep-every", type=int, default=0, help="also keep OUT/checkpoint_stepNNNNNN.pt every N steps")
-    p.add_argument("--export", type=Path, default=None,
-                   help="also write the small, shippable autoencoder (with its measured latent scale factor) here")
     p.set_defaults(func=cmd_train_autoencoder)
 
 
 def _setup(args):
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     profile, device = get_profile(args.profile), get_device()
     args.out.mkdir(parents=True, exist_ok=True)
     return profile, device, args.out / "checkpoint.pt"
 
 
 def _overrides(args) -> dict:
-    pairs = (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr))
-    return {k: v for k, v in pairs if v is not None}
+    return given(steps=args.steps, batch_size=args.batch_size, lr=args.lr)
 
 
 def cmd_train_vae(args: argparse.Namespace) -> int:
     from ..models.vae import VAEConfig, count_parameters
-    from ..train.vae import VAERun, VAETrainConfig, train_vae, with_steps
+    from ..train.vae import VAERun, VAETrainConfig, train_vae
 
     profile, device, checkpoint = _setup(args)
-    if checkpoint.exists() and not args.no_resume:
-        run = VAERun.load(checkpoint, device=device)
-        if args.steps is not None:
-            run.train_config = with_steps(run.train_config, args.steps)
-        print(f"Resuming {checkpoint} at step {run.step} of {run.train_config.steps}.")
-    else:
+    run = resume_run(VAERun, args, device)
+    if run is None:
         cfg = VAETrainConfig.preset(profile, dataset=args.dataset, beta=args.beta, likelihood=args.likelihood,
                                     seed=args.seed, **_overrides(args))
         run = VAERun(VAEConfig.preset(profile, latent_dim=args.latent_dim), cfg, device=device)
@@ -121,16 +106,11 @@ def cmd_train_autoencoder(args: argparse.Namespace) -> int:
         AutoencoderTrainConfig,
         export_autoencoder,
         train_autoencoder,
-        with_steps,
     )
 
     profile, device, checkpoint = _setup(args)
-    if checkpoint.exists() and not args.no_resume:
-        run = AutoencoderRun.load(checkpoint, device=device)
-        if args.steps is not None:
-            run.train_config = with_steps(run.train_config, args.steps)
-        print(f"Resuming {checkpoint} at step {run.step} of {run.train_config.steps}.")
-    else:
+    run = resume_run(AutoencoderRun, args, device)
+    if run is None:
         extra = {"disc_start": args.disc_start} if args.disc_start is not None else {}
         cfg = AutoencoderTrainConfig.preset(profile, dataset=args.dataset, adversarial=not args.no_adversarial,
                                             seed=args.seed, **extra, **_overrides(args))

@@ -11,10 +11,9 @@ from .gan import (
     gan_train_step,
     make_gan_optimizers,
     train_gan,
-    with_steps,
 )
 
 __all__ = [
     "DivergenceError", "EMA", "GANRun", "GANStepConfig", "GANTrainConfig", "TrainResult", "export_gan",
-    "gan_train_step", "make_gan_optimizers", "train_gan", "with_steps",
+    "gan_train_step", "make_gan_optimizers", "train_gan",
 ]

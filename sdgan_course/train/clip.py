@@ -16,7 +16,7 @@ Shape legend: B batch, P compositions in the batch, D embedding width.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import NamedTuple
 
@@ -250,10 +250,6 @@ def train_clip(
     return CLIPTrainResult(run, result.seconds, result.examples_per_second)
 
 
-def with_steps(config: CLIPTrainConfig, steps: int) -> CLIPTrainConfig:
-    return replace(config, steps=steps)
-
-
 # ---------------------------------------------------------------- shipping and loading
 
 
@@ -313,5 +309,4 @@ __all__ = [
     "load_shipped_clip",
     "pair_group_ids",
     "train_clip",
-    "with_steps",
 ]

@@ -255,10 +255,6 @@ def train_diffusion(
     return DiffusionTrainResult(run, result.seconds, result.examples_per_second)
 
 
-def with_steps(config: DiffusionTrainConfig, steps: int) -> DiffusionTrainConfig:
-    return replace(config, steps=steps)
-
-
 # ---------------------------------------------------------------- shipping and loading
 
 
@@ -322,5 +318,4 @@ __all__ = [
     "load_diffusion",
     "load_shipped_diffusion",
     "train_diffusion",
-    "with_steps",
 ]

@@ -10,7 +10,7 @@ Shape legend: B batch, C channels, H x W pixels, Z noise dimension.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import NamedTuple
 
@@ -356,12 +356,7 @@ def export_gan(run: GANRun, path: str | Path, **info) -> Path:
     return save_checkpoint(path, state, kind=CHECKPOINT_KIND)
 
 
-def with_steps(config: GANTrainConfig, steps: int) -> GANTrainConfig:
-    """A copy of ``config`` with another step budget (to extend a resumed run)."""
-    return replace(config, steps=steps)
-
-
 __all__ = [
     "DivergenceError", "EMA", "GANRun", "GANStepConfig", "GANTrainConfig", "TrainResult", "export_gan",
-    "gan_train_step", "make_gan_optimizers", "train_gan", "with_steps",
+    "gan_train_step", "make_gan_optimizers", "train_gan",
 ]

@@ -19,7 +19,7 @@ Shape legend: N examples, B batch, C latent channels, h x w latent pixels, K cla
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import NamedTuple
 
@@ -308,10 +308,6 @@ def train_ldm(run: LDMRun, data: LDMData, *, steps: int | None = None, checkpoin
     return LDMTrainResult(run, result.seconds, result.examples_per_second)
 
 
-def with_steps(config: LDMTrainConfig, steps: int) -> LDMTrainConfig:
-    return replace(config, steps=steps)
-
-
 # ---------------------------------------------------------------- shipping and loading
 
 
@@ -343,5 +339,4 @@ __all__ = [
     "CHECKPOINT_KIND", "CaptionTable", "LDMData", "LDMRun", "LDMTrainConfig", "LDMTrainResult", "LatentSet",
     "caption_context", "encode_caption_table", "encode_latents", "export_ldm", "ldm_train_step",
     "ldm_unet_config", "load_ldm", "load_shipped_ldm", "prepare_ldm_data", "shipped_frozen_parts", "train_ldm",
-    "with_steps",
 ]

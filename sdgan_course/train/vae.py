@@ -13,7 +13,7 @@ Shape legend: B batch, C channels, H x W pixels, c latent channels, h x w latent
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import NamedTuple
 
@@ -302,11 +302,6 @@ def train_autoencoder(run: AutoencoderRun, images: torch.Tensor, perceptual: nn.
     )
 
 
-def with_steps(config, steps: int):
-    """A copy of a train config with another total number of steps (for resuming longer)."""
-    return replace(config, steps=steps)
-
-
 # ---------------------------------------------------------------- shipping and loading
 
 
@@ -366,5 +361,5 @@ __all__ = [
     "AutoencoderRun", "AutoencoderTrainConfig", "LoadedAutoencoder", "VAERun",
     "VAETrainConfig", "autoencoder_train_step", "build_patch_discriminator", "export_autoencoder",
     "load_autoencoder", "load_shipped_autoencoder", "load_vae",
-    "train_autoencoder", "train_vae", "vae_train_step", "with_steps",
+    "train_autoencoder", "train_vae", "vae_train_step",
 ]
