@@ -91,6 +91,10 @@ class NoiseSchedule:
             "alphas": 1 - betas,
             "alpha_bar": alpha_bar,
             "alpha_bar_prev": alpha_bar_prev,
+            # the square roots the forward process uses, taken in float64: 1 - alpha_bar in float32 keeps few digits
+            # near t = 0 (cosine: alpha_bar_0 = 0.99996, so sqrt(1 - alpha_bar_0) would be off by 3e-4, relatively)
+            "sqrt_alpha_bar": alpha_bar.sqrt(),
+            "sqrt_one_minus_alpha_bar": (1 - alpha_bar).sqrt(),
             "posterior_variance": tilde,
             # log of beta tilde with t = 0 (where it is 0) replaced by t = 1, as in Ho et al.'s code
             "posterior_log_variance": torch.log(torch.cat([tilde[1:2], tilde[1:]])),
@@ -143,13 +147,11 @@ class NoiseSchedule:
 
     def q_moments(self, x0: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         r"""Mean and variance of :math:`q(x_t \mid x_0)` (Ho et al. eq. 4): ``(sqrt(ab_t) x0, 1 - ab_t)``."""
-        ab = self._at(self.alpha_bar, t, x0)
-        return ab.sqrt() * x0, 1 - ab
+        return self._at(self.sqrt_alpha_bar, t, x0) * x0, self._at(self.sqrt_one_minus_alpha_bar, t, x0) ** 2
 
     def add_noise(self, x0: torch.Tensor, eps: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         r""":math:`x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\epsilon` (Ho et al. eq. 4), (B, C, H, W)."""
-        ab = self._at(self.alpha_bar, t, x0)
-        return ab.sqrt() * x0 + (1 - ab).sqrt() * eps
+        return self._at(self.sqrt_alpha_bar, t, x0) * x0 + self._at(self.sqrt_one_minus_alpha_bar, t, x0) * eps
 
     def q_step(self, x_prev: torch.Tensor, eps: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         r"""One step of the chain, :math:`q(x_t \mid x_{t-1}) = \mathcal{N}(\sqrt{1-\beta_t}\,x_{t-1}, \beta_t I)`
@@ -169,24 +171,20 @@ class NoiseSchedule:
 
     def predict_x0(self, xt: torch.Tensor, t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
         r""":math:`\hat x_0 = (x_t - \sqrt{1-\bar\alpha_t}\,\hat\epsilon)/\sqrt{\bar\alpha_t}` (Ho et al. eq. 15)."""
-        ab = self._at(self.alpha_bar, t, xt)
-        return (xt - (1 - ab).sqrt() * eps) / ab.sqrt()
+        return (xt - self._at(self.sqrt_one_minus_alpha_bar, t, xt) * eps) / self._at(self.sqrt_alpha_bar, t, xt)
 
     def predict_eps(self, xt: torch.Tensor, t: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
         r""":math:`\hat\epsilon = (x_t - \sqrt{\bar\alpha_t}\,\hat x_0)/\sqrt{1-\bar\alpha_t}`."""
-        ab = self._at(self.alpha_bar, t, xt)
-        return (xt - ab.sqrt() * x0) / (1 - ab).sqrt()
+        return (xt - self._at(self.sqrt_alpha_bar, t, xt) * x0) / self._at(self.sqrt_one_minus_alpha_bar, t, xt)
 
     def velocity(self, x0: torch.Tensor, eps: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         r"""The v-prediction target :math:`v = \sqrt{\bar\alpha_t}\,\epsilon - \sqrt{1-\bar\alpha_t}\,x_0`
         (Salimans and Ho 2022, arXiv:2202.00512, section 4)."""
-        ab = self._at(self.alpha_bar, t, x0)
-        return ab.sqrt() * eps - (1 - ab).sqrt() * x0
+        return self._at(self.sqrt_alpha_bar, t, x0) * eps - self._at(self.sqrt_one_minus_alpha_bar, t, x0) * x0
 
     def eps_from_velocity(self, xt: torch.Tensor, t: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         r""":math:`\hat\epsilon = \sqrt{1-\bar\alpha_t}\,x_t + \sqrt{\bar\alpha_t}\,\hat v` (from v's definition)."""
-        ab = self._at(self.alpha_bar, t, xt)
-        return (1 - ab).sqrt() * xt + ab.sqrt() * v
+        return self._at(self.sqrt_one_minus_alpha_bar, t, xt) * xt + self._at(self.sqrt_alpha_bar, t, xt) * v
 
     def to_eps(self, prediction: str, xt: torch.Tensor, t: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
         """Turn a network's output into a noise estimate: ``prediction`` is ``"eps"`` or ``"v"``."""
