@@ -99,12 +99,12 @@ def check_unchanged_tokens(unchanged_tokens, ldm) -> None:
 
 def check_sdedit_start(steps_run, t_start, schedule) -> None:
     """Exercise 3: SDEdit with 20 DPM-Solver++ steps and strength 0.6: how many steps run, from which timestep."""
-    hint = ("20 trailing timesteps are 999, 949, ..., 49; strength 0.6 runs the last round(20 x 0.6) of them, so "
-            "the first 20 - round(20 x 0.6) are skipped and the sampler starts at the first timestep not skipped.")
+    hint = ("20 trailing timesteps are 999, 949, ..., 49; strength 0.6 runs the last int(20 x 0.6) of them, so "
+            "the first 20 - int(20 x 0.6) are skipped and the sampler starts at the first timestep not skipped.")
     given(steps_run, "steps_run", hint)
     given(t_start, "t_start", hint)
     steps, strength = 20, 0.6
-    skip = steps - max(1, int(round(steps * strength)))  # as generate_ldm
+    skip = steps - max(1, int(steps * strength))  # as generate_ldm (and diffusers)
     visited = []
 
     def eps_fn(z, t):  # records the timesteps the sampler visits

@@ -112,7 +112,7 @@ def generate_ldm(
         if init_images is not None:
             init = init_images if len(init_images) == 1 else init_images[start : start + m]
             z0 = ldm.encode_images(init.expand(m, -1, -1, -1))  # (B, C, h, w)
-            skip = steps - max(1, int(round(steps * strength)))  # sampler steps skipped
+            skip = steps - max(1, int(steps * strength))  # sampler steps skipped (diffusers: int, not round)
             t = torch.full((m,), int(timesteps[skip]), dtype=torch.long, device=device)
             noise = torch.randn(z0.shape, generator=rng).to(device)
             options.update(x_start=ldm.schedule.add_noise(z0, noise, t), start_step=skip)
