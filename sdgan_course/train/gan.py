@@ -98,6 +98,11 @@ def gan_train_step(
 
     ``config`` is a :class:`GANStepConfig` (default: the non-saturating loss, one critic step). ``real`` (B, C, H, W)
     in [-1, 1] (or (B, D) for toy data); ``labels`` (B,) for conditional models.
+
+    With ``n_critic > 1`` every critic step sees this one real batch (and fresh fakes). Gulrajani et al.'s Algorithm 1
+    draws a new real batch for each critic step, so a ``"wgan"`` / ``"wgan-gp"`` run here sees ``n_critic`` times fewer
+    real images per generator step than the paper's (a known difference, not yet changed: it would change the
+    measured runs of notebooks 02 and 04).
     """
     config = config or GANStepConfig()
     loss, n_critic = config.loss, config.n_critic
