@@ -7,6 +7,7 @@ nbgrader's autograder and pytest count it as a failed check.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 from typing import Any
@@ -99,3 +100,11 @@ def close(got: Any, expected: Any, name: str, hint: str, *, rtol: float = 1e-5, 
 def passed(message: str) -> None:
     """Tell the learner the check passed, and what the right answer shows."""
     print(f"Correct. {message}")
+
+
+@contextlib.contextmanager
+def seeded(seed: int):
+    """Build a model from a fixed seed without touching the notebook's own random state."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield

@@ -6,7 +6,6 @@ a wrong answer gets what is wrong with it. ``show("ex1")`` prints our solution.
 
 from __future__ import annotations
 
-import contextlib
 import math
 
 import torch
@@ -16,7 +15,7 @@ from torch import nn
 from ..models import gan
 from ..nn.inspect import conv_transpose_output_size, count_parameters, receptive_field
 from . import solutions
-from .checks import ExerciseError, call, close, expect, given, mistake, passed
+from .checks import ExerciseError, call, close, expect, given, mistake, passed, seeded
 
 NOTEBOOK = "03_generator_and_discriminator"
 
@@ -24,14 +23,6 @@ NOTEBOOK = "03_generator_and_discriminator"
 def show(exercise: str) -> None:
     """Print our solution to ``exercise`` ("ex1", "ex2", ...) of this notebook."""
     solutions.show(NOTEBOOK, exercise)
-
-
-@contextlib.contextmanager
-def _seeded(seed: int):
-    """Build a model from a fixed seed without touching the notebook's own random state."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        yield
 
 
 def _whole_number(value, name: str, hint: str) -> int:
@@ -50,7 +41,7 @@ def check_convt_parameters(convt_params, bn_params) -> None:
             "learns a scale and a shift per channel.")
     convt_params = _whole_number(given(convt_params, "convt_params", hint), "convt_params", hint)
     bn_params = _whole_number(given(bn_params, "bn_params", hint), "bn_params", hint)
-    with _seeded(0):
+    with seeded(0):
         generator = gan.DCGANGenerator(z_dim=100, base_channels=64, image_size=28)  # the gpu preset's widths
     convt = next(m for m in generator.modules() if isinstance(m, nn.ConvTranspose2d))
     bn = next(m for m in generator.net if isinstance(m, nn.BatchNorm2d) and m.num_features == convt.out_channels)
@@ -74,7 +65,7 @@ def check_receptive_field(field_size, jump) -> None:
             "convolutions (k = 4, s = 2), then the head (k = 3, s = 1).")
     field_size = _whole_number(given(field_size, "field_size", hint), "field_size", hint)
     jump = _whole_number(given(jump, "jump", hint), "jump", hint)
-    with _seeded(0):
+    with seeded(0):
         walk = receptive_field(gan.DCGANDiscriminator(base_channels=8, image_size=32, patch=True))
     without_head = walk.layers[-2]
     mistake((field_size, jump) == (without_head.size, without_head.jump),
@@ -96,7 +87,7 @@ def check_mlp_output(units, batch_shape) -> None:
             "batch as (B, C, H, W).")
     units = _whole_number(given(units, "units", hint), "units", hint)
     batch_shape = tuple(given(batch_shape, "batch_shape", hint))
-    with _seeded(0):
+    with seeded(0):
         generator = gan.MLPGenerator(hidden=(8,), image_shape=(3, 32, 32))  # the hidden widths do not matter here
     last = [m for m in generator.modules() if isinstance(m, nn.Linear)][-1]
     with torch.no_grad():
@@ -176,7 +167,7 @@ def check_concat_label_maps(concat_label_maps) -> None:
            "channel plus 10 label maps, (4, 11, 28, 28), is expected.", hint)
     mistake(torch.equal(got.float(), torch.cat([maps, x], dim=1)), "concat_label_maps puts the label maps first.",
             "the discriminator's first convolution reads the image channels first, then the K label maps.")
-    with _seeded(0):
+    with seeded(0):
         conditional = gan.DCGANDiscriminator(base_channels=4, num_classes=10, conditioning="concat", norm="none")
         plain = gan.DCGANDiscriminator(base_channels=4, channels=11, norm="none")  # same layers, 11 input channels
     plain.load_state_dict(conditional.state_dict())

@@ -6,7 +6,6 @@ a wrong answer gets what is wrong with it. ``show("ex1")`` prints our solution.
 
 from __future__ import annotations
 
-import contextlib
 import math
 
 import torch
@@ -15,7 +14,7 @@ from torch import nn
 from ..losses.gan import GAN_LOSSES, discriminator_loss, generator_loss, gradient_penalty, r1_penalty
 from ..models.gan import DCGANDiscriminator
 from . import solutions
-from .checks import ExerciseError, call, close, expect, given, mistake, passed
+from .checks import ExerciseError, call, close, expect, given, mistake, passed, seeded
 
 NOTEBOOK = "04_losses_and_stability"
 
@@ -26,14 +25,6 @@ FAKE_LOGITS = (-3.0, -0.5, 0.5, 0.0)  # exercise 1: f = D(G(z)) on four fakes
 def show(exercise: str) -> None:
     """Print our solution to ``exercise`` ("ex1", "ex2", ...) of this notebook."""
     solutions.show(NOTEBOOK, exercise)
-
-
-@contextlib.contextmanager
-def _seeded(seed: int):
-    """Build a model from a fixed seed without touching the notebook's own random state."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        yield
 
 
 def _number(value, name: str, hint: str) -> float:
@@ -113,7 +104,7 @@ def check_linear_critic_penalties(gp_value, r1_value) -> None:
             "GP = E[(|grad| - 1)^2] and R1 = E[|grad|^2].")
     gp = _number(given(gp_value, "gp_value", hint), "gp_value", hint)
     r1 = _number(given(r1_value, "r1_value", hint), "r1_value", hint)
-    with _seeded(0):
+    with seeded(0):
         linear = nn.Linear(2, 1, bias=False)
     with torch.no_grad():
         linear.weight.copy_(torch.tensor([[3.0, 4.0]]))
@@ -148,7 +139,7 @@ def check_gradient_penalty(my_gradient_penalty) -> None:
     real = torch.randn(4, 3, 28, 28, generator=rng).clamp(-1, 1)  # (B, C, H, W)
     fake = torch.randn(4, 3, 28, 28, generator=rng).clamp(-1, 1)  # (B, C, H, W)
     alpha = torch.rand(4, generator=rng)  # (B,)
-    with _seeded(0):
+    with seeded(0):
         critic = DCGANDiscriminator(base_channels=4, channels=3, norm="none")  # per-sample: no batch norm
     got = call(my_gradient_penalty, critic, real, fake, alpha, name="my_gradient_penalty", hint=hint)
     value = _number(got, "my_gradient_penalty(...)", hint)
