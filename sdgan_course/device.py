@@ -2,7 +2,8 @@
 
 One call picks the device (CUDA, then Apple MPS, then CPU), one call seeds Python, NumPy and torch,
 :func:`autocast` is the mixed-precision context: bfloat16/float16 autocast on CUDA, a no-op on the CPU and MPS, and
-:func:`cpu_threads` runs tiny models on one CPU thread.
+:func:`cpu_threads` runs tiny models on one CPU thread, and :func:`sampling_layout` with :func:`sampling_batch_size`
+make batched sampling fast on the CPU.
 """
 
 from __future__ import annotations
@@ -112,3 +113,38 @@ def cpu_threads(device: torch.device, num_threads: int = 1) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+# Images per sampling batch. On the CPU a small batch keeps the U-Net's activations in the cache: sampling the shipped
+# DDPM (width 24, 28 x 28) with guidance, whose forward passes hold twice the batch, cost 2.8 ms per image per network
+# evaluation in batches of 50 against 5.1 ms in batches of 500 (channels_last, 2 threads, the course's 2-core machine;
+# `python tools/bench_sampling.py`). 25 to 100 are about as fast.
+CPU_SAMPLING_BATCH = 50
+GPU_SAMPLING_BATCH = 1000
+
+
+def sampling_batch_size(device: torch.device | str) -> int:
+    """How many images a sampler draws per batch on ``device`` when the caller does not say."""
+    return CPU_SAMPLING_BATCH if torch.device(device).type == "cpu" else GPU_SAMPLING_BATCH
+
+
+@contextlib.contextmanager
+def sampling_layout(model: torch.nn.Module, enabled: bool = True) -> Iterator[bool]:
+    """Hold ``model``'s 4-D weights in channels_last (B, H, W, C) memory order for a block, then restore them.
+
+    oneDNN's CPU convolutions run faster on channels_last tensors (the shipped DDPM samples 1.1 to 1.3 times faster);
+    the numbers are the same up to float rounding (about 3e-6). Yields whether the layout is on, so the caller also
+    converts its inputs. The weights are converted in place (the same Parameter objects, so an optimiser or EMA that
+    holds them is unaffected) and converted back afterwards unless they were channels_last already.
+    """
+    weights = [p for p in model.parameters() if p.ndim == 4]
+    if not enabled or not weights:
+        yield False
+        return
+    already = all(w.is_contiguous(memory_format=torch.channels_last) for w in weights)
+    model.to(memory_format=torch.channels_last)
+    try:
+        yield True
+    finally:
+        if not already:
+            model.to(memory_format=torch.contiguous_format)

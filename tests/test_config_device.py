@@ -93,3 +93,29 @@ def test_cpu_threads_restores_the_count():
     with device.cpu_threads(torch.device("cpu"), 1):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
+
+
+def test_sampling_layout_converts_in_place_and_restores():
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.Conv2d(8, 4, 1), torch.nn.Linear(4, 2))
+    weight = model[0].weight
+    x = torch.randn(2, 3, 6, 6)
+    before = model(x)
+    with device.sampling_layout(model) as on:
+        assert on and model[0].weight is weight  # the same Parameter: an optimiser holding it is unaffected
+        assert weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()
+        during = model(x.contiguous(memory_format=torch.channels_last))
+    assert weight.is_contiguous()
+    assert torch.allclose(during, before, atol=1e-6)
+    with device.sampling_layout(model, enabled=False) as on:
+        assert not on and weight.is_contiguous()
+    model.to(memory_format=torch.channels_last)  # a model kept in channels_last stays so
+    with device.sampling_layout(model):
+        pass
+    assert weight.is_contiguous(memory_format=torch.channels_last)
+    with device.sampling_layout(torch.nn.Linear(2, 2)) as on:  # nothing 4-D: nothing to convert
+        assert not on
+
+
+def test_sampling_batch_size_is_small_on_the_cpu():
+    assert device.sampling_batch_size("cpu") == device.CPU_SAMPLING_BATCH <= 100
+    assert device.sampling_batch_size(torch.device("cuda")) == device.GPU_SAMPLING_BATCH

@@ -134,7 +134,8 @@ def add_rows(args, loaded, reference, classifier) -> int:
     result.setdefault("commands", []).append(f"{' '.join(sys.argv)}  # on {machine()}")
     args.out.write_text(json.dumps(result, indent=1))
     for sampler, steps in parse_grid(args.grid):
-        done = [r for r in rows if (r["sampler"], r["steps"], r["guidance"], r["n"]) == (sampler, steps, args.guidance, args.n)]
+        key = (sampler, steps, args.guidance, args.n)
+        done = [r for r in rows if (r["sampler"], r["steps"], r["guidance"], r["n"]) == key]
         if done:
             print(f"already measured: {sampler} {steps} at guidance {args.guidance}, n={args.n}", flush=True)
             continue

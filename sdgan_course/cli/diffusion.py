@@ -12,7 +12,7 @@ import torch
 
 from ..config import get_profile
 from ..data.images import load_images, to_uint8
-from ..device import describe_device, get_device, seed_everything
+from ..device import describe_device, get_device, sampling_batch_size, seed_everything
 from ..distributed import describe_processes, is_main
 from ..models.unet import UNetConfig
 from ..nn.inspect import count_parameters
@@ -69,7 +69,9 @@ def add_commands(*, train, sample, bench) -> None:
     )
     p.add_argument("--label", type=int, default=None, help="class to draw (default: labels uniform over classes)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=250)
+    p.add_argument(
+        "--batch-size", type=int, default=None, help="images per sampling batch (default 50 on the CPU, 1000 on a GPU)"
+    )
     p.set_defaults(func=cmd_sample)
 
     p = bench.add_parser("ddpm", help="diffusion training images/s and sampling seconds per image per sampler")
@@ -77,7 +79,7 @@ def add_commands(*, train, sample, bench) -> None:
     p.add_argument("--checkpoint", type=Path, default=None, help="time this model (default: the profile's U-Net)")
     p.add_argument("--batch-size", type=int, default=128, help="training batch")
     p.add_argument("--steps", type=int, default=5, help="timed training steps")
-    p.add_argument("--n", type=int, default=100, help="images per sampling measurement")
+    p.add_argument("--n", type=int, default=200, help="images per sampling measurement (the DDPM row: n / 10)")
     p.add_argument("--guidance", type=float, default=2.0)
     p.add_argument("--ddpm-steps", type=int, default=1000, help="steps of the DDPM row (1000 = the full chain)")
     p.set_defaults(func=cmd_bench)
@@ -229,7 +231,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     r = bench_step(step, batch_size=args.batch_size, steps=args.steps, device=device)
     bench_row(f"U-Net ({profile}, width {cfg.base_channels})", f"{count_parameters(model) / 1e6:.2f}M", r, peak)
     print()
-    print(f"{'sampler':<12} {'steps':>6} {'NFE':>5} {'s / image':>10}   (batch {args.n}, guidance {args.guidance:g})")
+    batch = sampling_batch_size(device)
+    print(f"{'sampler':<12} {'steps':>6} {'NFE':>5} {'s / image':>10}   ({args.n} images in batches of {batch}, "
+          f"guidance {args.guidance:g})")
     model = run.ema.model.eval()
     labels = torch.arange(args.n) % 10
     rows = (("dpm-solver", 10), ("dpm-solver", 20), ("ddim", 20), ("ddim", 50), ("ddpm", args.ddpm_steps))
@@ -248,7 +252,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
             steps=steps,
             guidance=args.guidance,
             rng=torch.Generator().manual_seed(0),
-            batch_size=n,
         )
         seconds = (time.perf_counter() - start) / n
         nfe = steps * (1 if args.guidance in (0.0, 1.0) else 2)  # a guided step evaluates the U-Net twice

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..device import sampling_batch_size, sampling_layout
 from ..schedules import NoiseSchedule
 from .ddim import ddim_sample
 from .ddpm import VARIANCES, ddpm_sample
@@ -49,18 +50,25 @@ def generate_diffusion(
     prediction: str = "eps",
     clip_x0: bool = True,
     rng: torch.Generator | None = None,
-    batch_size: int = 250,
+    batch_size: int | None = None,
+    channels_last: bool | None = None,
 ) -> torch.Tensor:
     """Draw ``n`` images (n, C, H, W) in [-1, 1] on the CPU; ``shape`` is one image's (C, H, W).
 
     ``labels`` (an int or (n,)) for a class-conditional model, sampled with classifier-free ``guidance`` (1 = plain
     conditional, 0 = unconditional). ``sampler`` is ``"ddpm"``, ``"ddim"`` (with ``eta``) or ``"dpm-solver"``;
-    ``clip_x0`` clamps each step's prediction of x_0 to [-1, 1].
+    ``clip_x0`` clamps each step's prediction of x_0 to [-1, 1]. ``batch_size`` defaults to
+    :func:`~sdgan_course.device.sampling_batch_size` (50 on the CPU), ``channels_last`` to on for the CPU (see
+    :func:`~sdgan_course.device.sampling_layout`); neither changes what is drawn beyond float rounding, only how fast.
     """
     steps = check_sampler(sampler, steps, schedule)
     if variance not in VARIANCES:
         raise ValueError(f"Unknown DDPM variance {variance!r}: use 'small' or 'large'.")
     device = next(model.parameters()).device
+    batch_size = sampling_batch_size(device) if batch_size is None else batch_size
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
+    channels_last = device.type == "cpu" if channels_last is None else channels_last
     num_classes = getattr(model.config, "num_classes", 0)
     if isinstance(labels, int):
         labels = torch.full((n,), labels, dtype=torch.long)
@@ -70,24 +78,35 @@ def generate_diffusion(
         if labels.min() < 0 or labels.max() >= num_classes:
             raise ValueError(f"Labels must be in 0..{num_classes - 1}, got {labels.min()}..{labels.max()}.")
     out = []
-    for start in range(0, n, batch_size):
-        m = min(batch_size, n - start)
-        y = None if labels is None else labels[start : start + m].to(device)  # (B,)
-        if y is None:
-            eps_fn = model_eps_fn(model, schedule=schedule, prediction=prediction)
-        else:
-            eps_fn = classifier_free_guidance(
-                model, y, scale=guidance, null_label=model.config.null_label, schedule=schedule, prediction=prediction
-            )
-        kwargs = dict(rng=rng, device=device, clip_x0=clip_x0)
-        if sampler == "ddpm":
-            result = ddpm_sample(eps_fn, (m, *shape), schedule, num_steps=steps, variance=variance, **kwargs)
-        elif sampler == "ddim":
-            result = ddim_sample(eps_fn, (m, *shape), schedule, num_steps=steps, eta=eta, **kwargs)
-        else:
-            result = dpm_solver_sample(eps_fn, (m, *shape), schedule, num_steps=steps, **kwargs)
-        out.append(result.images.float().cpu())  # (B, C, H, W)
+    with sampling_layout(model, channels_last) as layout:
+        for start in range(0, n, batch_size):
+            m = min(batch_size, n - start)
+            y = None if labels is None else labels[start : start + m].to(device)  # (B,)
+            if y is None:
+                eps_fn = model_eps_fn(model, schedule=schedule, prediction=prediction)
+            else:
+                null = model.config.null_label
+                eps_fn = classifier_free_guidance(
+                    model, y, scale=guidance, null_label=null, schedule=schedule, prediction=prediction
+                )
+            if layout:
+                eps_fn = _channels_last_inputs(eps_fn)
+            kwargs = dict(rng=rng, device=device, clip_x0=clip_x0)
+            if sampler == "ddpm":
+                result = ddpm_sample(eps_fn, (m, *shape), schedule, num_steps=steps, variance=variance, **kwargs)
+            elif sampler == "ddim":
+                result = ddim_sample(eps_fn, (m, *shape), schedule, num_steps=steps, eta=eta, **kwargs)
+            else:
+                result = dpm_solver_sample(eps_fn, (m, *shape), schedule, num_steps=steps, **kwargs)
+            out.append(result.images.float().cpu())  # (B, C, H, W)
     return torch.cat(out)  # (n, C, H, W)
+
+
+def _channels_last_inputs(eps_fn):
+    def wrapped(xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return eps_fn(xt.contiguous(memory_format=torch.channels_last), t)
+
+    return wrapped
 
 
 __all__ = ["DEFAULT_STEPS", "SAMPLERS", "check_sampler", "generate_diffusion"]

@@ -129,6 +129,28 @@ def test_generate_bad_input():
     assert out.shape == (3, 1, 28, 28) and out.abs().max() <= 1
 
 
+def test_generate_batch_size_and_layout_change_speed_not_samples():
+    """Batches of 2 or 5, weights contiguous or channels_last: the same images (the noise is drawn per image in order)."""
+    from sdgan_course.models.unet import UNet, UNetConfig
+
+    torch.manual_seed(0)
+    model = UNet(UNetConfig.preset("ci", num_classes=10)).eval()
+    s = NoiseSchedule.from_name("linear", 100)
+    labels = torch.tensor([0, 1, 2, 3, 4])
+
+    def draw(**options):
+        return generate_diffusion(model, s, 5, labels=labels, sampler="ddim", steps=3, guidance=2.0,
+                                  rng=torch.Generator().manual_seed(1), **options)
+
+    reference = draw(batch_size=5, channels_last=False)
+    for options in (dict(batch_size=5, channels_last=True), dict(channels_last=True), dict()):
+        assert torch.allclose(draw(**options), reference, atol=1e-5), options
+    conv = next(p for p in model.parameters() if p.ndim == 4 and p.shape[-1] > 1)
+    assert conv.is_contiguous(), "sampling must give the weights back in their own layout"
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        draw(batch_size=0)
+
+
 diffusers = pytest.importorskip("diffusers", reason="diffusers is the test-only reference (pip install -e '.[dev]')")
 
 
