@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 PROFILE_ENV = "SDGAN_PROFILE"
@@ -25,6 +26,23 @@ PROFILES = ("ci", "cpu", "gpu")
 
 class ProfileError(ValueError):
     """An unknown profile name."""
+
+
+def profile_sizes(table: Mapping[str, object], profile: str, owner: str, /, **overrides) -> dict:
+    """The keyword arguments of ``profile``'s entry in ``table``, with ``overrides`` on top: every preset's one step.
+
+    ``table`` maps each profile (``"ci"``, ``"cpu"``, ``"gpu"``) to a dict of field values or to a config dataclass
+    (its fields are taken, shallowly). The result is a new dict, so callers may change it. An unknown profile raises
+    :class:`ProfileError` naming ``owner`` (the preset's name, e.g. ``"UNetConfig.preset"``) and the valid profiles.
+    """
+    if profile not in table:
+        valid = ", ".join(table)
+        raise ProfileError(f"Unknown profile {profile!r} for {owner}. Valid profiles: {valid}; "
+                           "pass one of them, or get_profile() for the active one.")
+    entry = table[profile]
+    if dataclasses.is_dataclass(entry):
+        entry = {f.name: getattr(entry, f.name) for f in dataclasses.fields(entry) if f.init}
+    return {**entry, **overrides}
 
 
 def _accelerator_available() -> bool:
@@ -72,9 +90,7 @@ class DataConfig:
     @classmethod
     def preset(cls, profile: str, **overrides) -> DataConfig:
         """The data sizes of a profile (``"ci"``, ``"cpu"``, ``"gpu"``), with fields overridden by keyword."""
-        if profile not in DATA_PRESETS:
-            raise ProfileError(f"Unknown profile {profile!r}. Valid profiles: {', '.join(PROFILES)}.")
-        return dataclasses.replace(DATA_PRESETS[profile], **overrides)
+        return cls(**profile_sizes(DATA_PRESETS, profile, "DataConfig.preset", **overrides))
 
 
 DATA_PRESETS = {

@@ -44,7 +44,7 @@ from torch.nn import functional as F
 
 from ..assets import find_asset
 from ..checkpoint import CheckpointError, load_checkpoint
-from ..config import PROFILES
+from ..config import profile_sizes
 from ..nn.blocks import init_dcgan_weights, leaky_relu, maybe_spectral_norm, mlp_layers
 
 ARCHS = ("dcgan", "mlp")
@@ -383,21 +383,20 @@ class GANConfig:
         """The config of a profile: ``"ci"`` tiny, ``"cpu"`` laptop-sized, ``"gpu"`` full-sized for 28 x 28 images
         (``base_channels=64``: 128 channels at 7 x 7; DCGAN's 64-pixel generator starts from 1024 channels at 4 x 4,
         which would be ``base_channels=128`` here); any field can be overridden by keyword
-        (``GANConfig.preset("cpu", base_channels=32)``)."""
-        presets = {
-            "ci": dict(z_dim=32, base_channels=8, g_hidden=(32, 64, 128, 256), d_hidden=(128, 64)),
-            "cpu": dict(z_dim=64, base_channels=48, g_hidden=(128, 256, 512, 1024), d_hidden=(512, 256)),
-            "gpu": dict(z_dim=100, base_channels=64, g_hidden=(128, 256, 512, 1024), d_hidden=(512, 256)),
-        }
-        if profile not in presets:
-            raise ValueError(
-                f"Unknown profile {profile!r} for GANConfig.preset. Valid profiles: {', '.join(PROFILES)}."
-            )
-        return cls(arch=arch, num_classes=num_classes if conditional else 0, **{**presets[profile], **overrides})
+        (``GANConfig.preset("cpu", base_channels=32)``); the sizes are :data:`GAN_PRESETS`."""
+        sizes = profile_sizes(GAN_PRESETS, profile, "GANConfig.preset", **overrides)
+        return cls(arch=arch, num_classes=num_classes if conditional else 0, **sizes)
 
     def replace(self, **changes) -> GANConfig:
         """A copy with some fields changed (``dataclasses.replace``)."""
         return dataclasses.replace(self, **changes)
+
+
+GAN_PRESETS = {
+    "ci": dict(z_dim=32, base_channels=8, g_hidden=(32, 64, 128, 256), d_hidden=(128, 64)),
+    "cpu": dict(z_dim=64, base_channels=48, g_hidden=(128, 256, 512, 1024), d_hidden=(512, 256)),
+    "gpu": dict(z_dim=100, base_channels=64, g_hidden=(128, 256, 512, 1024), d_hidden=(512, 256)),
+}
 
 
 class GANPair(NamedTuple):

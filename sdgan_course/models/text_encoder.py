@@ -35,13 +35,14 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config import profile_sizes
 from ..data.captions import split_words, vocabulary
 
 PAD, START, END, UNK = "<pad>", "<start>", "<end>", "<unk>"
@@ -161,18 +162,18 @@ class CLIPConfig:
 
     @classmethod
     def preset(cls, profile: str, **overrides) -> CLIPConfig:
-        """The size for a profile (``ci``, ``cpu``, ``gpu``), with ``overrides`` applied."""
-        sizes = {
-            "ci": dict(width=32, layers=1, heads=2, embed_dim=32, image_width=8),
-            "cpu": dict(width=64, layers=2, heads=4, embed_dim=64, image_width=16),
-            "gpu": dict(width=128, layers=4, heads=4, embed_dim=128, image_width=48),
-        }
-        if profile not in sizes:
-            raise ValueError(f"Unknown profile {profile!r}. Valid profiles: {', '.join(sizes)}.")
-        return replace(cls(), **{**sizes[profile], **overrides})
+        """The size for a profile (``ci``, ``cpu``, ``gpu``: :data:`CLIP_PRESETS`), with ``overrides`` applied."""
+        return cls(**profile_sizes(CLIP_PRESETS, profile, "CLIPConfig.preset", **overrides))
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+CLIP_PRESETS = {
+    "ci": dict(width=32, layers=1, heads=2, embed_dim=32, image_width=8),
+    "cpu": dict(width=64, layers=2, heads=4, embed_dim=64, image_width=16),
+    "gpu": dict(width=128, layers=4, heads=4, embed_dim=128, image_width=48),
+}
 
 
 class TextEncoding(NamedTuple):
@@ -299,6 +300,7 @@ __all__ = [
     "SPECIAL_TOKENS",
     "START",
     "UNK",
+    "CLIP_PRESETS",
     "CLIPConfig",
     "ImageEncoder",
     "MiniCLIP",

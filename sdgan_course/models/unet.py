@@ -18,12 +18,13 @@ Shape legend: B batch, C channels, H x W pixels, D time-embedding width, L conte
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config import profile_sizes
 from ..nn.attention import SpatialAttention
 from ..nn.embedding import TimeEmbedding
 from ..nn.resnet import Downsample, ResBlock, Upsample, group_norm
@@ -57,9 +58,7 @@ class UNetConfig:
     @classmethod
     def preset(cls, profile: str, **overrides) -> UNetConfig:
         """The U-Net size for a profile (``ci``, ``cpu``, ``gpu``), with ``overrides`` applied."""
-        if profile not in _UNET_PRESETS:
-            raise ValueError(f"Unknown profile {profile!r}. Valid profiles: {', '.join(_UNET_PRESETS)}.")
-        return replace(_UNET_PRESETS[profile], **overrides)
+        return cls(**profile_sizes(_UNET_PRESETS, profile, "UNetConfig.preset", **overrides))
 
     @property
     def null_label(self) -> int:

@@ -37,17 +37,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import PROFILES
+from ..config import profile_sizes
 from ..nn.resnet import Downsample, group_norm
 
 VAE_KIND = "vae"
 AUTOENCODER_KIND = "autoencoder"
 LOGVAR_RANGE = (-30.0, 20.0)  # the clamp of Stable Diffusion's DiagonalGaussianDistribution (CompVis code)
-
-
-def _check_profile(profile: str, who: str) -> None:
-    if profile not in PROFILES:
-        raise ValueError(f"Unknown profile {profile!r} for {who}.preset. Valid profiles: {', '.join(PROFILES)}.")
 
 
 # ---------------------------------------------------------------- the Gaussian posterior
@@ -98,12 +93,14 @@ class VAEConfig:
 
     @classmethod
     def preset(cls, profile: str, **overrides) -> VAEConfig:
-        _check_profile(profile, "VAEConfig")
-        sizes = {"ci": dict(hidden=(64,)), "cpu": dict(hidden=(512, 256)), "gpu": dict(hidden=(512, 256))}
-        return cls(**{**sizes[profile], **overrides})
+        """The widths of a profile (:data:`VAE_PRESETS`), with ``overrides`` applied."""
+        return cls(**profile_sizes(VAE_PRESETS, profile, "VAEConfig.preset", **overrides))
 
     def replace(self, **changes) -> VAEConfig:
         return dataclasses.replace(self, **changes)
+
+
+VAE_PRESETS = {"ci": dict(hidden=(64,)), "cpu": dict(hidden=(512, 256)), "gpu": dict(hidden=(512, 256))}
 
 
 class VAEOutput(NamedTuple):
@@ -188,17 +185,19 @@ class AutoencoderConfig:
 
     @classmethod
     def preset(cls, profile: str, **overrides) -> AutoencoderConfig:
-        """``ci`` tiny; ``cpu`` the shipped size (28 -> 7, about 0.4 M parameters); ``gpu`` wider."""
-        _check_profile(profile, "AutoencoderConfig")
-        sizes = {
-            "ci": dict(base_channels=8, channel_mult=(1, 2, 2)),
-            "cpu": dict(base_channels=16, channel_mult=(1, 2, 4)),
-            "gpu": dict(base_channels=32, channel_mult=(1, 2, 4), num_res_blocks=2),
-        }
-        return cls(**{**sizes[profile], **overrides})
+        """``ci`` tiny; ``cpu`` the shipped size (28 -> 7, about 0.4 M parameters); ``gpu`` wider
+        (:data:`AUTOENCODER_PRESETS`)."""
+        return cls(**profile_sizes(AUTOENCODER_PRESETS, profile, "AutoencoderConfig.preset", **overrides))
 
     def replace(self, **changes) -> AutoencoderConfig:
         return dataclasses.replace(self, **changes)
+
+
+AUTOENCODER_PRESETS = {
+    "ci": dict(base_channels=8, channel_mult=(1, 2, 2)),
+    "cpu": dict(base_channels=16, channel_mult=(1, 2, 4)),
+    "gpu": dict(base_channels=32, channel_mult=(1, 2, 4), num_res_blocks=2),
+}
 
 
 class Block(nn.Module):
@@ -327,7 +326,7 @@ def count_parameters(model: nn.Module) -> int:
 
 
 __all__ = [
-    "AUTOENCODER_KIND", "AutoencoderConfig", "Block", "DiagonalGaussian", "KLAutoencoder", "LOGVAR_RANGE",
-    "Upsample2x", "VAE", "VAEConfig", "VAEOutput", "VAE_KIND", "count_parameters", "latent_scale_factor",
-    "reparameterize",
+    "AUTOENCODER_KIND", "AUTOENCODER_PRESETS", "AutoencoderConfig", "Block", "DiagonalGaussian", "KLAutoencoder",
+    "LOGVAR_RANGE", "Upsample2x", "VAE", "VAEConfig", "VAEOutput", "VAE_KIND", "VAE_PRESETS", "count_parameters",
+    "latent_scale_factor", "reparameterize",
 ]

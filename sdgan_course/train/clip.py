@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ..config import profile_sizes
 from ..data.batches import StepBatches
 from ..data.captions import CLASS_WORDS, caption_labels, compose_pairs
 from ..distributed import check_global_batch, rank_generator, wrap_ddp_methods
@@ -64,14 +65,8 @@ class CLIPTrainConfig:
 
     @classmethod
     def preset(cls, profile: str, **overrides) -> CLIPTrainConfig:
-        sizes = {
-            "ci": dict(steps=20, batch_size=32, train_limit=2_000, checkpoint_every=10, log_every=2, warmup_steps=5),
-            "cpu": dict(steps=2_000, batch_size=256),
-            "gpu": dict(steps=10_000, batch_size=512, checkpoint_every=1_000),
-        }
-        if profile not in sizes:
-            raise ValueError(f"Unknown profile {profile!r}. Valid profiles: {', '.join(sizes)}.")
-        return cls(**{**sizes[profile], **overrides})
+        """The steps and batch size of a profile (:data:`CLIP_TRAIN_PRESETS`), with ``overrides`` applied."""
+        return cls(**profile_sizes(CLIP_TRAIN_PRESETS, profile, "CLIPTrainConfig.preset", **overrides))
 
     def lr_factor(self, step: int) -> float:
         """Linear warm-up, then cosine decay to ``final_lr_fraction`` at ``steps``."""
@@ -79,6 +74,13 @@ class CLIPTrainConfig:
             return (step + 1) / self.warmup_steps
         progress = min(1.0, (step - self.warmup_steps) / max(1, self.steps - self.warmup_steps))
         return self.final_lr_fraction + (1 - self.final_lr_fraction) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+CLIP_TRAIN_PRESETS = {
+    "ci": dict(steps=20, batch_size=32, train_limit=2_000, checkpoint_every=10, log_every=2, warmup_steps=5),
+    "cpu": dict(steps=2_000, batch_size=256),
+    "gpu": dict(steps=10_000, batch_size=512, checkpoint_every=1_000),
+}
 
 
 def clip_train_step(
@@ -300,6 +302,7 @@ def load_shipped_clip(name: str = "clip_fashion_mnist", *, device=None) -> MiniC
 
 __all__ = [
     "CHECKPOINT_KIND",
+    "CLIP_TRAIN_PRESETS",
     "CLIPRun",
     "CLIPTrainConfig",
     "CLIPTrainResult",

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ..config import profile_sizes
 from ..data.batches import StepBatches
 from ..device import adam_speed_options, amp_dtype, autocast, maybe_compile
 from ..distributed import global_shape, local_part, unwrap, wrap_ddp
@@ -64,17 +65,18 @@ class DiffusionTrainConfig:
 
     @classmethod
     def preset(cls, profile: str, **overrides) -> DiffusionTrainConfig:
-        sizes = {
-            "ci": dict(steps=12, batch_size=16, train_limit=2_000, checkpoint_every=10, log_every=2, warmup_steps=4),
-            "cpu": dict(steps=4_000, batch_size=128),
-            "gpu": dict(steps=40_000, batch_size=256, checkpoint_every=2_000),
-        }
-        if profile not in sizes:
-            raise ValueError(f"Unknown profile {profile!r}. Valid profiles: {', '.join(sizes)}.")
-        return cls(**{**sizes[profile], **overrides})
+        """The steps and batch size of a profile (:data:`DIFFUSION_TRAIN_PRESETS`), with ``overrides`` applied."""
+        return cls(**profile_sizes(DIFFUSION_TRAIN_PRESETS, profile, "DiffusionTrainConfig.preset", **overrides))
 
     def make_schedule(self) -> NoiseSchedule:
         return NoiseSchedule.from_name(self.schedule, self.num_train_steps)
+
+
+DIFFUSION_TRAIN_PRESETS = {
+    "ci": dict(steps=12, batch_size=16, train_limit=2_000, checkpoint_every=10, log_every=2, warmup_steps=4),
+    "cpu": dict(steps=4_000, batch_size=128),
+    "gpu": dict(steps=40_000, batch_size=256, checkpoint_every=2_000),
+}
 
 
 def drop_labels(labels: torch.Tensor, p_uncond: float, null_label: int, *, rng: torch.Generator | None = None):
@@ -307,6 +309,7 @@ def load_shipped_diffusion(name: str = "ddpm_fashion_mnist", *, device=None) -> 
 
 __all__ = [
     "CHECKPOINT_KIND",
+    "DIFFUSION_TRAIN_PRESETS",
     "DiffusionRun",
     "DiffusionTrainConfig",
     "DiffusionTrainResult",

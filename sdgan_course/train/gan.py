@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from ..checkpoint import CheckpointError, save_checkpoint
+from ..config import profile_sizes
 from ..data.batches import StepBatches
 from ..device import adam_speed_options, amp_dtype, autocast, maybe_compile
 from ..distributed import local_part, world_size, wrap_ddp
@@ -203,7 +204,8 @@ class GANTrainConfig:
 
     @classmethod
     def preset(cls, profile: str, *, loss: str = "ns", **overrides) -> GANTrainConfig:
-        """Steps and batch size per profile; the WGAN losses get their papers' learning rates and critic steps.
+        """Steps and batch size per profile (:data:`GAN_TRAIN_PRESETS`); the WGAN losses get their papers' learning
+        rates and critic steps (:data:`GAN_LOSS_SETTINGS`); ``overrides`` win over both.
 
         ``"wgan"``: lr 5e-5, 5 critic steps, clip 0.01 (Arjovsky et al. 2017, Algorithm 1), with Adam(beta1 = 0,
         beta2 = 0.99) where the paper used RMSProp: the paper found momentum (Adam with beta1 > 0) made the critic
@@ -211,18 +213,19 @@ class GANTrainConfig:
         correction of the squared-gradient average, so the course keeps one optimiser type for every loss.
         ``"wgan-gp"``: Adam(1e-4, betas (0, 0.9)), 5 critic steps (Gulrajani et al. 2017, Algorithm 1).
         """
-        sizes = {
-            "ci": dict(steps=30, batch_size=32, train_limit=2_000, checkpoint_every=10, log_every=2),
-            "cpu": dict(steps=2_000, batch_size=128, train_limit=None, checkpoint_every=500),
-            "gpu": dict(steps=20_000, batch_size=256, train_limit=None, checkpoint_every=2_000),
-        }
-        if profile not in sizes:
-            raise ValueError(f"Unknown profile {profile!r}. Valid profiles: {', '.join(sizes)}.")
-        per_loss = {
-            "wgan": dict(lr=5e-5, betas=(0.0, 0.99), n_critic=5),  # Arjovsky et al. 2017: RMSProp-like, no momentum
-            "wgan-gp": dict(lr=1e-4, betas=(0.0, 0.9), n_critic=5),  # Gulrajani et al. 2017, Algorithm 1
-        }.get(loss, {})
-        return cls(loss=loss, **{**sizes[profile], **per_loss, **overrides})
+        settings = {**GAN_LOSS_SETTINGS.get(loss, {}), **overrides}
+        return cls(loss=loss, **profile_sizes(GAN_TRAIN_PRESETS, profile, "GANTrainConfig.preset", **settings))
+
+
+GAN_TRAIN_PRESETS = {
+    "ci": dict(steps=30, batch_size=32, train_limit=2_000, checkpoint_every=10, log_every=2),
+    "cpu": dict(steps=2_000, batch_size=128, train_limit=None, checkpoint_every=500),
+    "gpu": dict(steps=20_000, batch_size=256, train_limit=None, checkpoint_every=2_000),
+}
+GAN_LOSS_SETTINGS = {  # per loss, on top of the profile's sizes
+    "wgan": dict(lr=5e-5, betas=(0.0, 0.99), n_critic=5),  # Arjovsky et al. 2017: RMSProp-like, no momentum
+    "wgan-gp": dict(lr=1e-4, betas=(0.0, 0.9), n_critic=5),  # Gulrajani et al. 2017, Algorithm 1
+}
 
 
 class GANRun(ResumableRun):
@@ -362,6 +365,6 @@ def export_gan(run: GANRun, path: str | Path, **info) -> Path:
 
 
 __all__ = [
-    "DivergenceError", "EMA", "GANRun", "GANStepConfig", "GANTrainConfig", "TrainResult", "export_gan",
-    "gan_train_step", "make_gan_optimizers", "train_gan",
+    "DivergenceError", "EMA", "GAN_LOSS_SETTINGS", "GAN_TRAIN_PRESETS", "GANRun", "GANStepConfig", "GANTrainConfig",
+    "TrainResult", "export_gan", "gan_train_step", "make_gan_optimizers", "train_gan",
 ]

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from ..checkpoint import load_checkpoint, save_checkpoint
+from ..config import profile_sizes
 from ..data.batches import StepBatches
 from ..data.captions import CLASS_WORDS, PAIR_TEMPLATES, compose_pairs, templates_for
 from ..data.images import load_images
@@ -79,30 +80,33 @@ class LDMTrainConfig:
 
     @classmethod
     def preset(cls, profile: str, **overrides) -> LDMTrainConfig:
-        sizes = {
-            "ci": dict(steps=9, batch_size=16, pair_batch_size=8, num_pairs=200, train_limit=1_000,
-                       checkpoint_every=6, log_every=3, warmup_steps=3),
-            "cpu": dict(steps=6_000),
-            "gpu": dict(steps=40_000, batch_size=256, pair_batch_size=128, num_pairs=60_000, checkpoint_every=2_000),
-        }
-        if profile not in sizes:
-            raise ValueError(f"Unknown profile {profile!r}. Valid profiles: {', '.join(sizes)}.")
-        return cls(**{**sizes[profile], **overrides})
+        """The steps and batch sizes of a profile (:data:`LDM_TRAIN_PRESETS`), with ``overrides`` applied."""
+        return cls(**profile_sizes(LDM_TRAIN_PRESETS, profile, "LDMTrainConfig.preset", **overrides))
 
     def make_schedule(self) -> NoiseSchedule:
         return NoiseSchedule.from_name(self.schedule, self.num_train_steps)
 
 
+LDM_TRAIN_PRESETS = {
+    "ci": dict(steps=9, batch_size=16, pair_batch_size=8, num_pairs=200, train_limit=1_000,
+               checkpoint_every=6, log_every=3, warmup_steps=3),
+    "cpu": dict(steps=6_000),
+    "gpu": dict(steps=40_000, batch_size=256, pair_batch_size=128, num_pairs=60_000, checkpoint_every=2_000),
+}
+
+
 def ldm_unet_config(profile: str, context_dim: int, latent_channels: int = 4, **overrides) -> UNetConfig:
-    """The latent U-Net of a profile: attention (self and cross) at every level, since a 7 x 7 latent is cheap."""
-    sizes = {
-        "ci": dict(base_channels=16, channel_mults=(1, 2), attention_levels=(0, 1), num_heads=2),
-        "cpu": dict(base_channels=32, channel_mults=(1, 2), attention_levels=(0, 1), num_heads=4),  # shipped
-        "gpu": dict(base_channels=96, channel_mults=(1, 2), attention_levels=(0, 1), num_heads=4, num_res_blocks=2),
-    }
-    if profile not in sizes:
-        raise ValueError(f"Unknown profile {profile!r}. Valid profiles: {', '.join(sizes)}.")
-    return UNetConfig(in_channels=latent_channels, context_dim=context_dim, **{**sizes[profile], **overrides})
+    """The latent U-Net of a profile (:data:`LDM_UNET_PRESETS`): attention (self and cross) at every level, since a
+    7 x 7 latent is cheap."""
+    sizes = profile_sizes(LDM_UNET_PRESETS, profile, "ldm_unet_config", **overrides)
+    return UNetConfig(in_channels=latent_channels, context_dim=context_dim, **sizes)
+
+
+LDM_UNET_PRESETS = {
+    "ci": dict(base_channels=16, channel_mults=(1, 2), attention_levels=(0, 1), num_heads=2),
+    "cpu": dict(base_channels=32, channel_mults=(1, 2), attention_levels=(0, 1), num_heads=4),  # shipped
+    "gpu": dict(base_channels=96, channel_mults=(1, 2), attention_levels=(0, 1), num_heads=4, num_res_blocks=2),
+}
 
 
 # ---------------------------------------------------------------- the frozen parts and the precomputed data
@@ -336,7 +340,8 @@ def load_shipped_ldm(name: str = "ldm_fashion_mnist", *, device=None) -> LatentD
 
 
 __all__ = [
-    "CHECKPOINT_KIND", "CaptionTable", "LDMData", "LDMRun", "LDMTrainConfig", "LDMTrainResult", "LatentSet",
+    "CHECKPOINT_KIND", "CaptionTable", "LDM_TRAIN_PRESETS", "LDM_UNET_PRESETS", "LDMData", "LDMRun",
+    "LDMTrainConfig", "LDMTrainResult", "LatentSet",
     "caption_context", "encode_caption_table", "encode_latents", "export_ldm", "ldm_train_step",
     "ldm_unet_config", "load_ldm", "load_shipped_ldm", "prepare_ldm_data", "shipped_frozen_parts", "train_ldm",
 ]

@@ -22,6 +22,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from ..config import profile_sizes
 from ..data.toy import GaussianMixture, ModeCoverage, count_modes, ring_of_gaussians
 from ..device import cpu_threads
 from ..losses.gan import discriminator_loss
@@ -164,9 +165,7 @@ RING_PRESETS: dict[str, dict] = {
 
 def ring_preset(profile: str, **overrides) -> dict:
     """The :func:`train_ring_gan` keyword arguments of a profile (``"ci"``, ``"cpu"``, ``"gpu"``), with overrides."""
-    if profile not in RING_PRESETS:
-        raise ValueError(f"Unknown profile {profile!r} for ring_preset. Valid profiles: {', '.join(RING_PRESETS)}.")
-    return {**RING_PRESETS[profile], **overrides}
+    return profile_sizes(RING_PRESETS, profile, "ring_preset", **overrides)
 
 
 class RingResult(NamedTuple):

@@ -22,7 +22,7 @@ from torch import nn
 
 from ..assets import find_asset
 from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from ..config import PROFILES
+from ..config import profile_sizes
 from ..data.batches import StepBatches
 from ..distributed import rank_generator, unwrap, wrap_ddp
 from ..losses.vae import autoencoder_loss, patch_discriminator_loss, vae_loss
@@ -38,13 +38,6 @@ from ..models.vae import (
 )
 from ..nn.blocks import init_dcgan_weights
 from .loop import ResumableRun, grad_norm, train_loop
-
-
-def _sizes(profile: str, table: dict) -> dict:
-    if profile not in table:
-        raise ValueError(f"Unknown profile {profile!r}. Valid profiles: {', '.join(PROFILES)}.")
-    return table[profile]
-
 
 # ---------------------------------------------------------------- the small VAE
 
@@ -67,11 +60,14 @@ class VAETrainConfig:
 
     @classmethod
     def preset(cls, profile: str, **overrides) -> VAETrainConfig:
-        sizes = _sizes(profile, {
-            "ci": dict(steps=30, batch_size=64, train_limit=2_000, checkpoint_every=10, log_every=2),
-            "cpu": dict(steps=3_000), "gpu": dict(steps=20_000, batch_size=256),
-        })
-        return cls(**{**sizes, **overrides})
+        """The steps and batch size of a profile (:data:`VAE_TRAIN_PRESETS`), with ``overrides`` applied."""
+        return cls(**profile_sizes(VAE_TRAIN_PRESETS, profile, "VAETrainConfig.preset", **overrides))
+
+
+VAE_TRAIN_PRESETS = {
+    "ci": dict(steps=30, batch_size=64, train_limit=2_000, checkpoint_every=10, log_every=2),
+    "cpu": dict(steps=3_000), "gpu": dict(steps=20_000, batch_size=256),
+}
 
 
 def vae_train_step(model: VAE, opt: torch.optim.Optimizer, x: torch.Tensor, *, beta: float = 1.0,
@@ -173,13 +169,16 @@ class AutoencoderTrainConfig:
 
     @classmethod
     def preset(cls, profile: str, **overrides) -> AutoencoderTrainConfig:
-        sizes = _sizes(profile, {
-            "ci": dict(steps=8, batch_size=16, train_limit=1_000, disc_start=4, disc_channels=8, checkpoint_every=4,
-                       log_every=2),
-            "cpu": dict(steps=3_000, disc_start=1_000),
-            "gpu": dict(steps=30_000, batch_size=128, disc_start=10_000, disc_channels=64, checkpoint_every=1_000),
-        })
-        return cls(**{**sizes, **overrides})
+        """The steps and sizes of a profile (:data:`AUTOENCODER_TRAIN_PRESETS`), with ``overrides`` applied."""
+        return cls(**profile_sizes(AUTOENCODER_TRAIN_PRESETS, profile, "AutoencoderTrainConfig.preset", **overrides))
+
+
+AUTOENCODER_TRAIN_PRESETS = {
+    "ci": dict(steps=8, batch_size=16, train_limit=1_000, disc_start=4, disc_channels=8, checkpoint_every=4,
+               log_every=2),
+    "cpu": dict(steps=3_000, disc_start=1_000),
+    "gpu": dict(steps=30_000, batch_size=128, disc_start=10_000, disc_channels=64, checkpoint_every=1_000),
+}
 
 
 def build_patch_discriminator(config: AutoencoderTrainConfig, channels: int, image_size: int) -> nn.Module:
@@ -358,8 +357,8 @@ def _load_state(model: nn.Module, state: dict, path) -> None:
 
 
 __all__ = [
-    "AutoencoderRun", "AutoencoderTrainConfig", "LoadedAutoencoder", "VAERun",
-    "VAETrainConfig", "autoencoder_train_step", "build_patch_discriminator", "export_autoencoder",
+    "AUTOENCODER_TRAIN_PRESETS", "AutoencoderRun", "AutoencoderTrainConfig", "LoadedAutoencoder", "VAERun",
+    "VAE_TRAIN_PRESETS", "VAETrainConfig", "autoencoder_train_step", "build_patch_discriminator", "export_autoencoder",
     "load_autoencoder", "load_shipped_autoencoder", "load_vae",
     "train_autoencoder", "train_vae", "vae_train_step",
 ]
