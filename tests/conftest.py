@@ -1,3 +1,5 @@
+import re
+
 import pytest
 import torch
 
@@ -30,3 +32,26 @@ def tiny_ldm_run():
                       autoencoder_state=ae_state)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def check_preset():
+    """The contract every preset keeps (``sdgan_course.config.profile_sizes``): each of ci, cpu and gpu gives a config,
+    the keyword ``overrides`` win in every profile, and an unknown profile raises ProfileError naming the preset
+    (``owner``) and the valid profiles. Returns the config of each profile."""
+    from sdgan_course.config import PROFILES, ProfileError
+
+    def field(config, name):
+        return config[name] if isinstance(config, dict) else getattr(config, name)
+
+    def check(preset, owner: str, **overrides) -> dict:
+        made = {profile: preset(profile) for profile in PROFILES}
+        for profile in PROFILES:
+            changed = preset(profile, **overrides)
+            assert {name: field(changed, name) for name in overrides} == overrides, (owner, profile)
+            assert type(changed) is type(made[profile])
+        with pytest.raises(ProfileError, match=rf"'tpu' for {re.escape(owner)}\. Valid profiles: ci, cpu, gpu;"):
+            preset("tpu")
+        return made
+
+    return check

@@ -181,6 +181,10 @@ def test_bad_config_and_input():
         train_clip(run, x.repeat(1, 3, 1, 1), y, progress=False)
 
 
+def test_clip_train_preset_contract(check_preset):
+    check_preset(CLIPTrainConfig.preset, "CLIPTrainConfig.preset", steps=3, batch_size=2, warmup_steps=1)
+
+
 @pytest.fixture(scope="module")
 def trained():
     """A ci-size CLIP after 60 steps on 2,000 real Fashion-MNIST images (a few seconds)."""

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from sdgan_course import config, device
-from sdgan_course.config import ProfileError, get_profile
+from sdgan_course.config import ProfileError, get_profile, profile_sizes
 
 
 @pytest.mark.parametrize("name", ["ci", "cpu", "CI", " cpu "])
@@ -84,6 +84,30 @@ def test_data_presets_take_overrides_and_refuse_unknown_profiles():
     assert config.DataConfig.preset("ci") == config.data_config("ci")
     with pytest.raises(ProfileError, match="Valid profiles"):
         config.DataConfig.preset("tpu")
+
+
+def test_data_config_keeps_the_preset_contract(check_preset):
+    made = check_preset(config.DataConfig.preset, "DataConfig.preset", batch_size=8, train_limit=10)
+    assert made == config.DATA_PRESETS
+
+
+def test_profile_sizes_copies_the_entry_and_puts_overrides_on_top():
+    table = {"ci": dict(steps=3, width=8), "cpu": dict(steps=30)}
+    sizes = profile_sizes(table, "ci", "Thing.preset", width=16, depth=2)
+    assert sizes == dict(steps=3, width=16, depth=2)
+    sizes["steps"] = 99  # a copy: the table is unchanged
+    assert table["ci"] == dict(steps=3, width=8)
+    assert profile_sizes(table, "cpu", "Thing.preset") == dict(steps=30)
+    # a dataclass entry gives its fields, shallowly
+    assert profile_sizes(config.DATA_PRESETS, "ci", "DataConfig.preset", batch_size=4) == dict(
+        train_limit=2_000, test_limit=500, batch_size=4)
+
+
+def test_profile_sizes_names_the_owner_and_the_valid_profiles_of_its_table():
+    with pytest.raises(ProfileError, match=r"Unknown profile 'gpu' for Thing\.preset\. Valid profiles: ci, cpu; "
+                                           r"pass one of them"):
+        profile_sizes({"ci": {}, "cpu": {}}, "gpu", "Thing.preset")
+    assert issubclass(ProfileError, ValueError)  # callers that catch ValueError still do
 
 
 def test_cpu_threads_restores_the_count():

@@ -103,3 +103,8 @@ def test_image_encoder_any_canvas_and_bad_input():
         CLIPConfig(width=30, heads=4)
     with pytest.raises(ValueError, match="Unknown profile"):
         CLIPConfig.preset("laptop")
+
+
+def test_clip_preset_contract(check_preset):
+    made = check_preset(CLIPConfig.preset, "CLIPConfig.preset", width=24, heads=3, image_width=4)
+    assert all(c.vocab == CLIPConfig().vocab for c in made.values())

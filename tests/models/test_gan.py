@@ -175,6 +175,13 @@ def test_presets_grow_with_the_profile():
     assert GANConfig.preset("cpu", base_channels=32, d_norm="none").base_channels == 32  # any field, by keyword
 
 
+def test_gan_preset_contract(check_preset):
+    check_preset(GANConfig.preset, "GANConfig.preset", z_dim=7, base_channels=4, g_hidden=(8,))
+    conditional = check_preset(lambda p, **kw: GANConfig.preset(p, conditional=True, arch="mlp", **kw),
+                               "GANConfig.preset", d_hidden=(16,))
+    assert all(c.num_classes == 10 and c.arch == "mlp" for c in conditional.values())
+
+
 @pytest.mark.parametrize("arch", ["dcgan", "mlp"])
 def test_config_round_trip_rebuilds_identical_model(arch):
     cfg = GANConfig.preset("ci", conditional=True, arch=arch).replace(spectral_norm=True, d_norm="none")

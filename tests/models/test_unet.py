@@ -70,3 +70,8 @@ def test_label_changes_the_output_and_unconditional_refuses_labels():
         UNetConfig(channel_mults=(1, 2), attention_levels=(3,))
     with pytest.raises(ValueError, match="Valid profiles"):
         UNetConfig.preset("laptop")
+
+
+def test_unet_preset_contract(check_preset):
+    made = check_preset(UNetConfig.preset, "UNetConfig.preset", base_channels=8, num_classes=10)
+    assert made["cpu"].base_channels == 24  # the shipped model's size

@@ -68,6 +68,14 @@ def test_autoencoder_rejects_wrong_channels_and_sizes():
         AutoencoderConfig(scale_factor=0.0)
 
 
+@pytest.mark.parametrize("cls, overrides", [
+    (VAEConfig, dict(hidden=(32,), latent_dim=16)),
+    (AutoencoderConfig, dict(base_channels=4, num_res_blocks=3)),
+])
+def test_vae_presets_keep_the_contract(check_preset, cls, overrides):
+    check_preset(cls.preset, f"{cls.__name__}.preset", **overrides)
+
+
 def test_scaled_latents_round_trip_and_scale_factor_gives_unit_std():
     ae = tiny_ae()
     x = torch.rand(64, 1, 28, 28) * 2 - 1

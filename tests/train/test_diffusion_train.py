@@ -103,6 +103,10 @@ def test_bad_input(tmp_path):
         DiffusionTrainConfig(prediction="x0")
 
 
+def test_diffusion_preset_contract(check_preset):
+    check_preset(DiffusionTrainConfig.preset, "DiffusionTrainConfig.preset", steps=3, batch_size=2, warmup_steps=1)
+
+
 def test_divergence_guard_keeps_the_checkpoint(tmp_path):
     x, y = tiny_data()
     cfg = DiffusionTrainConfig.preset("ci", steps=6, batch_size=16, checkpoint_every=2, lr=1e6, max_grad_clip=0)

@@ -13,6 +13,7 @@ from sdgan_course.train.ldm import (
     caption_context,
     encode_caption_table,
     export_ldm,
+    ldm_unet_config,
     load_ldm,
     prepare_ldm_data,
     train_ldm,
@@ -112,3 +113,10 @@ def test_config_rejects_bad_values():
         LDMTrainConfig(p_uncond=1.0)
     with pytest.raises(ValueError, match="Unknown profile"):
         LDMTrainConfig.preset("laptop")
+
+
+def test_ldm_presets_keep_the_contract(check_preset):
+    check_preset(LDMTrainConfig.preset, "LDMTrainConfig.preset", steps=3, pair_batch_size=2, num_pairs=5)
+    unets = check_preset(lambda p, **kw: ldm_unet_config(p, 12, 3, **kw), "ldm_unet_config",
+                         base_channels=8, num_heads=1)
+    assert all((u.in_channels, u.context_dim, u.attention_levels) == (3, 12, (0, 1)) for u in unets.values())

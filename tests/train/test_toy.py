@@ -126,6 +126,12 @@ def test_train_toy_gan_records_history_and_snapshots_and_moves_the_generator():
         train_toy_gan(g, d, target.sample, steps=0)
 
 
+def test_ring_preset_contract(check_preset):
+    made = check_preset(ring_preset, "ring_preset", steps=5, lr_d=1e-4)
+    assert [made[p]["steps"] for p in ("ci", "cpu", "gpu")] == [800, 2000, 3000]
+    assert ring_preset("ci") is not ring_preset("ci")  # a fresh dict each call: callers may change it
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_ring_gan_covers_at_least_6_of_8_modes_in_the_ci_budget(seed):
     result = train_ring_gan(**ring_preset("ci"), loss="ns", seed=seed)

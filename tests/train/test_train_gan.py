@@ -196,3 +196,11 @@ def test_wgan_preset_uses_the_papers_rate_without_momentum():
     """Arjovsky et al. 2017: RMSProp at 5e-5, 5 critic steps; the course's Adam with beta1 = 0 is RMSProp's update."""
     config = GANTrainConfig.preset("cpu", loss="wgan")
     assert (config.lr, config.betas[0], config.n_critic, config.clip_value) == (5e-5, 0.0, 5, 0.01)
+
+
+@pytest.mark.parametrize("loss", ["ns", "wgan", "wgan-gp"])
+def test_gan_train_preset_contract_overrides_beat_the_loss_settings(check_preset, loss):
+    made = check_preset(lambda p, **kw: GANTrainConfig.preset(p, loss=loss, **kw), "GANTrainConfig.preset",
+                        steps=3, lr=1e-3, n_critic=2, betas=(0.5, 0.9))
+    expected = {"ns": (2e-4, 1), "wgan": (5e-5, 5), "wgan-gp": (1e-4, 5)}[loss]
+    assert all((c.loss, c.lr, c.n_critic) == (loss, *expected) for c in made.values())

@@ -44,6 +44,14 @@ def tiny_perceptual():
     return ClassifierPerceptualLoss(CourseClassifier(config=ClassifierConfig(width=4)))
 
 
+@pytest.mark.parametrize("cls, overrides", [
+    (VAETrainConfig, dict(steps=3, batch_size=2, beta=0.5)),
+    (AutoencoderTrainConfig, dict(steps=3, disc_start=1, disc_channels=4)),
+])
+def test_train_presets_keep_the_contract(check_preset, cls, overrides):
+    check_preset(cls.preset, f"{cls.__name__}.preset", **overrides)
+
+
 def test_vae_step_changes_the_parameters_and_returns_finite_stats():
     run = VAERun(VAEConfig.preset("ci"), VAETrainConfig.preset("ci"))
     before = params(run.model)
