@@ -116,9 +116,9 @@ def cpu_threads(device: torch.device, num_threads: int = 1) -> Iterator[None]:
 
 
 # Images per sampling batch. On the CPU a small batch keeps the U-Net's activations in the cache: sampling the shipped
-# DDPM (width 24, 28 x 28) with guidance, whose forward passes hold twice the batch, cost 2.8 ms per image per network
-# evaluation in batches of 50 against 5.1 ms in batches of 500 (channels_last, 2 threads, the course's 2-core machine;
-# `python tools/bench_sampling.py`). 25 to 100 are about as fast.
+# DDPM (width 24, 28 x 28) with guidance, whose forward passes hold twice the batch, cost 2.8-3.8 ms per image per
+# network evaluation in batches of 50 against 5.0-5.7 ms in batches of 250-500 (channels_last, 2 threads, the course's
+# 2-core machine; `python tools/bench_sampling.py`). 25 to 100 are about as fast.
 CPU_SAMPLING_BATCH = 50
 GPU_SAMPLING_BATCH = 1000
 
@@ -132,7 +132,7 @@ def sampling_batch_size(device: torch.device | str) -> int:
 def sampling_layout(model: torch.nn.Module, enabled: bool = True) -> Iterator[bool]:
     """Hold ``model``'s 4-D weights in channels_last (B, H, W, C) memory order for a block, then restore them.
 
-    oneDNN's CPU convolutions run faster on channels_last tensors (the shipped DDPM samples 1.1 to 1.3 times faster);
+    oneDNN's CPU convolutions run faster on channels_last tensors (the shipped DDPM samples 1.1 to 1.4 times faster);
     the numbers are the same up to float rounding (about 3e-6). Yields whether the layout is on, so the caller also
     converts its inputs. The weights are converted in place (the same Parameter objects, so an optimiser or EMA that
     holds them is unaffected) and converted back afterwards unless they were channels_last already.

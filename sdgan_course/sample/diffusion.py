@@ -59,7 +59,8 @@ def generate_diffusion(
     conditional, 0 = unconditional). ``sampler`` is ``"ddpm"``, ``"ddim"`` (with ``eta``) or ``"dpm-solver"``;
     ``clip_x0`` clamps each step's prediction of x_0 to [-1, 1]. ``batch_size`` defaults to
     :func:`~sdgan_course.device.sampling_batch_size` (50 on the CPU), ``channels_last`` to on for the CPU (see
-    :func:`~sdgan_course.device.sampling_layout`); neither changes what is drawn beyond float rounding, only how fast.
+    :func:`~sdgan_course.device.sampling_layout`); neither changes the images of a deterministic sampler beyond
+    float rounding (the stochastic ones draw their fresh noise batch by batch), only how fast.
     """
     steps = check_sampler(sampler, steps, schedule)
     if variance not in VARIANCES:

@@ -130,7 +130,7 @@ def test_generate_bad_input():
 
 
 def test_generate_batch_size_and_layout_change_speed_not_samples():
-    """Batches of 2 or 5, weights contiguous or channels_last: the same images (the noise is drawn per image in order)."""
+    """Batches of 2 or 5, weights contiguous or channels_last: deterministic DDIM draws the same images."""
     from sdgan_course.models.unet import UNet, UNetConfig
 
     torch.manual_seed(0)
