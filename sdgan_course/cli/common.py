@@ -1,12 +1,18 @@
-"""What the ``train`` commands share: their common options, and resuming a run from ``--out DIR/checkpoint.pt``."""
+"""What the ``train`` commands share: their common options, resuming a run from ``--out DIR/checkpoint.pt``, and
+what rank 0 writes at the end."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import shlex
+import sys
 from dataclasses import replace
 from pathlib import Path
 
 import torch
+
+from ..distributed import is_main
 
 
 def add_training_options(p: argparse.ArgumentParser, *, out: str, export: str | None) -> None:
@@ -50,3 +56,24 @@ def given(**options) -> dict:
 
 
 __all__ = ["add_training_options", "given", "resume_run", "set_threads"]
+
+
+def training_command(args: argparse.Namespace) -> str:
+    """The command line that is running, as a learner would type it (recorded in exported files)."""
+    return "python -m sdgan_course " + shlex.join(getattr(args, "argv", sys.argv[1:]))
+
+
+def finish_training(run, args: argparse.Namespace, seconds: float, *, export, snapshot=None,
+                    what: str = "the sampling weights") -> int:
+    """After the loop, on rank 0 only (under torchrun the other ranks write nothing): the final samples
+    (``snapshot(run, {}, name="samples.npz")``, if given), ``DIR/history.json``, and with ``--export`` the small file
+    ``export(run, path, command=..., seconds=...)`` writes. Returns the command's exit code, 0."""
+    if not is_main():
+        return 0
+    if snapshot is not None:
+        snapshot(run, {}, name="samples.npz")
+    (args.out / "history.json").write_text(json.dumps(run.history))
+    if args.export:
+        export(run, args.export, command=training_command(args), seconds=seconds)
+        print(f"Exported {what} to {args.export}.")
+    return 0

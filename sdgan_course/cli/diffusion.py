@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import torch
 from ..config import get_profile
 from ..data.images import load_images, to_uint8
 from ..device import describe_device, get_device, sampling_batch_size, seed_everything
-from ..distributed import describe_processes, is_main
+from ..distributed import describe_processes
 from ..models.unet import UNetConfig
 from ..nn.inspect import count_parameters
 from ..sample.diffusion import DEFAULT_STEPS, SAMPLERS, check_sampler, generate_diffusion
@@ -26,7 +25,7 @@ from ..train.diffusion import (
     load_diffusion,
     train_diffusion,
 )
-from .common import add_training_options, given, resume_run, set_threads
+from .common import add_training_options, finish_training, given, resume_run, set_threads
 
 
 def add_commands(*, train, sample, bench) -> None:
@@ -144,14 +143,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     print(f"Done: step {run.step}, {result.seconds:.0f} s this session, {result.images_per_second:.0f} images/s.")
-    if not is_main():
-        return 0  # under torchrun rank 0 alone writes files
-    snapshot(run, {}, name="samples.npz")
-    (args.out / "history.json").write_text(json.dumps(run.history))
-    if args.export:
-        export_diffusion(run, args.export, command="python -m sdgan_course train ddpm ...", seconds=result.seconds)
-        print(f"Exported the sampling weights to {args.export}.")
-    return 0
+    return finish_training(run, args, result.seconds, export=export_diffusion, snapshot=snapshot)
 
 
 def cmd_sample(args: argparse.Namespace) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -12,13 +11,13 @@ import torch
 from ..config import get_profile
 from ..data.images import load_images, to_uint8
 from ..device import describe_device, get_device, seed_everything
-from ..distributed import describe_processes, is_main
+from ..distributed import describe_processes
 from ..losses.gan import GAN_LOSSES
 from ..models.gan import GANConfig, build_gan, load_gan
 from ..nn.inspect import count_parameters
 from ..sample.gan import generate
 from ..train.gan import GANRun, GANTrainConfig, export_gan, train_gan
-from .common import add_training_options, given, resume_run, set_threads
+from .common import add_training_options, finish_training, given, resume_run, set_threads
 
 
 def add_commands(*, train, sample, bench) -> None:
@@ -102,14 +101,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     print(f"Done: step {run.step}, {result.seconds:.0f} s this session, {result.images_per_second:.0f} images/s.")
-    if not is_main():
-        return 0  # under torchrun rank 0 alone writes files
-    snapshot(run, {}, name="samples.npz")
-    (args.out / "history.json").write_text(json.dumps(run.history))
-    if args.export:
-        export_gan(run, args.export, command="python -m sdgan_course train gan ...", seconds=result.seconds)
-        print(f"Exported the sampling weights to {args.export}.")
-    return 0
+    return finish_training(run, args, result.seconds, export=export_gan, snapshot=snapshot)
 
 
 def cmd_sample(args: argparse.Namespace) -> int:

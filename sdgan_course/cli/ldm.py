@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
-import sys
 import time
 from pathlib import Path
 
@@ -16,7 +13,6 @@ from ..config import get_profile
 from ..data.captions import CLASS_WORDS
 from ..data.images import to_uint8
 from ..device import describe_device, get_device, seed_everything
-from ..distributed import is_main
 from ..metrics.prompt_following import class_prompt, prompt_agreement
 from ..models.classifier import load_classifier
 from ..nn.inspect import count_parameters
@@ -31,7 +27,7 @@ from ..train.ldm import (
     shipped_frozen_parts,
     train_ldm,
 )
-from .common import add_training_options, given, resume_run, set_threads
+from .common import add_training_options, finish_training, given, resume_run, set_threads
 
 
 def add_commands(*, train, sample, bench=None) -> None:
@@ -115,14 +111,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                        hook_every=args.snapshot_every or cfg.steps + 1, max_seconds=max_seconds,
                        progress=not args.no_progress)
     print(f"Done: step {run.step}, {result.seconds:.0f} s this session, {result.steps_per_second:.0f} examples/s.")
-    if not is_main():
-        return 0  # under torchrun rank 0 alone writes files
-    (args.out / "history.json").write_text(json.dumps(run.history))
-    if args.export:
-        command = "python -m sdgan_course " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-        export_ldm(run, args.export, command=command, seconds=result.seconds)
-        print(f"Exported the model (U-Net, text encoder and autoencoder in one file) to {args.export}.")
-    return 0
+    return finish_training(run, args, result.seconds, export=export_ldm,
+                           what="the model (U-Net, text encoder and autoencoder in one file)")
 
 
 def _read_init_image(path: Path) -> torch.Tensor:

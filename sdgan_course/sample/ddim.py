@@ -97,16 +97,7 @@ def ddim_sample(
     def step(eps, x, t, t_prev):
         return ddim_step(schedule, eps, x, t, t_prev, eta=eta, clip_x0=clip_x0, rng=rng)
 
-    return run_sampler(
-        eps_fn,
-        step,
-        shape,
-        schedule,
-        num_steps=num_steps,
-        spacing=spacing,
-        rng=rng,
-        **options,
-    )
+    return run_sampler(eps_fn, step, shape, schedule, num_steps=num_steps, spacing=spacing, rng=rng, **options)
 
 
 @torch.no_grad()

@@ -167,16 +167,7 @@ def ddpm_sample(
     def step(eps, x, t, t_prev):
         return ddpm_step(schedule, eps, x, t, t_prev, variance=variance, clip_x0=clip_x0, rng=rng)
 
-    return run_sampler(
-        eps_fn,
-        step,
-        shape,
-        schedule,
-        num_steps=num_steps,
-        spacing=spacing,
-        rng=rng,
-        **options,
-    )
+    return run_sampler(eps_fn, step, shape, schedule, num_steps=num_steps, spacing=spacing, rng=rng, **options)
 
 
 __all__ = [

@@ -64,16 +64,7 @@ def dpm_solver_sample(
         memory.update(x0=x0, h=h)
         return StepOutput((sigma_next / sigma_t) * x - alpha_next * torch.expm1(-h) * d, x0)
 
-    return run_sampler(
-        eps_fn,
-        step,
-        shape,
-        schedule,
-        num_steps=num_steps,
-        spacing=spacing,
-        rng=rng,
-        **options,
-    )
+    return run_sampler(eps_fn, step, shape, schedule, num_steps=num_steps, spacing=spacing, rng=rng, **options)
 
 
 __all__ = ["dpm_solver_sample"]

@@ -15,6 +15,16 @@ def trained(tmp_path_factory):
     return out
 
 
+def test_training_leaves_history_samples_and_the_command(trained):
+    from sdgan_course.checkpoint import load_checkpoint
+    from sdgan_course.train.diffusion import CHECKPOINT_KIND
+
+    assert (trained / "history.json").is_file() and (trained / "samples.npz").is_file()
+    info = load_checkpoint(trained / "small.pt", kind=CHECKPOINT_KIND)["info"]
+    assert info["command"].startswith("python -m sdgan_course train ddpm --profile ci --steps 2 --out ")
+    assert info["seconds"] > 0
+
+
 def test_train_resume_and_sample(trained, tmp_path, capsys):
     argv = [
         "train",
