@@ -58,10 +58,7 @@ class DiffusionTrainConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "image_shape", tuple(self.image_shape))
-        if self.prediction not in ("eps", "v"):
-            raise ValueError(f"Unknown prediction type {self.prediction!r}: use 'eps' or 'v'.")
-        if not 0 <= self.p_uncond < 1:
-            raise ValueError(f"p_uncond must be in [0, 1), got {self.p_uncond}.")
+        check_diffusion_options(self.prediction, self.p_uncond)
 
     @classmethod
     def preset(cls, profile: str, **overrides) -> DiffusionTrainConfig:
@@ -77,6 +74,14 @@ DIFFUSION_TRAIN_PRESETS = {
     "cpu": dict(steps=4_000, batch_size=128),
     "gpu": dict(steps=40_000, batch_size=256, checkpoint_every=2_000),
 }
+
+
+def check_diffusion_options(prediction: str, p_uncond: float) -> None:
+    """What every diffusion training config checks: the prediction target and the label-dropout probability."""
+    if prediction not in ("eps", "v"):
+        raise ValueError(f"Unknown prediction type {prediction!r}: use 'eps' or 'v'.")
+    if not 0 <= p_uncond < 1:
+        raise ValueError(f"p_uncond must be in [0, 1), got {p_uncond}.")
 
 
 def drop_labels(labels: torch.Tensor, p_uncond: float, null_label: int, *, rng: torch.Generator | None = None):
@@ -314,6 +319,7 @@ __all__ = [
     "DiffusionTrainConfig",
     "DiffusionTrainResult",
     "LoadedDiffusion",
+    "check_diffusion_options",
     "diffusion_train_step",
     "drop_labels",
     "ema_unet",

@@ -39,7 +39,7 @@ from ..models.text_encoder import TextEncoder, Tokenizer
 from ..models.unet import UNet, UNetConfig
 from ..models.vae import KLAutoencoder
 from ..schedules import NoiseSchedule
-from .diffusion import DiffusionRun, ema_unet
+from .diffusion import DiffusionRun, check_diffusion_options, ema_unet
 from .loop import grad_norm, loop_options, train_loop
 
 CHECKPOINT_KIND = "ldm"
@@ -71,10 +71,7 @@ class LDMTrainConfig:
     max_grad_norm: float = 1e4
 
     def __post_init__(self):
-        if self.prediction not in ("eps", "v"):
-            raise ValueError(f"Unknown prediction type {self.prediction!r}: use 'eps' or 'v'.")
-        if not 0 <= self.p_uncond < 1:
-            raise ValueError(f"p_uncond must be in [0, 1), got {self.p_uncond}.")
+        check_diffusion_options(self.prediction, self.p_uncond)
         if self.pair_every < 0 or self.pair_every == 1:
             raise ValueError(f"pair_every must be 0 (no compositions) or >= 2, got {self.pair_every}.")
 

@@ -113,3 +113,17 @@ def test_divergence_guard_keeps_the_checkpoint(tmp_path):
     run = DiffusionRun(UNetConfig.preset("ci", num_classes=10), cfg)
     with pytest.raises(DivergenceError, match="diverged"):
         train_diffusion(run, x * 1e30, y, checkpoint_path=tmp_path / "c.pt", progress=False)
+
+
+@pytest.mark.parametrize("make", ["diffusion", "ldm"])
+def test_diffusion_configs_refuse_a_bad_target_or_dropout(make):
+    from sdgan_course.train.diffusion import DiffusionTrainConfig
+    from sdgan_course.train.ldm import LDMTrainConfig
+
+    config = DiffusionTrainConfig if make == "diffusion" else LDMTrainConfig
+    with pytest.raises(ValueError, match="Unknown prediction type 'x0': use 'eps' or 'v'"):
+        config(prediction="x0")
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ValueError, match=r"p_uncond must be in \[0, 1\)"):
+            config(p_uncond=bad)
+    assert config(prediction="v", p_uncond=0.0).prediction == "v"
