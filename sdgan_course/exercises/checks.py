@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import textwrap
 from collections.abc import Callable
 from typing import Any
 
@@ -98,8 +99,9 @@ def close(got: Any, expected: Any, name: str, hint: str, *, rtol: float = 1e-5, 
 
 
 def passed(message: str) -> None:
-    """Tell the learner the check passed, and what the right answer shows."""
-    print(f"Correct. {message}")
+    """Tell the learner the check passed, and what the right answer shows (wrapped at 110 characters: JupyterLab
+    breaks longer output lines anywhere, even mid-word)."""
+    print(textwrap.fill(f"Correct. {message}", width=110, break_long_words=False, break_on_hyphens=False))
 
 
 @contextlib.contextmanager

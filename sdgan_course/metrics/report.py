@@ -124,18 +124,23 @@ METRIC_NOTES = {
 }
 
 
-def format_table(results: dict[str, dict], *, keys=None) -> str:
-    """A plain-text table: one column per result set (e.g. 'real test', 'GAN'), one row per metric."""
+def format_table(results: dict[str, dict], *, keys=None, meanings: bool = True) -> str:
+    """A plain-text table: one column per result set (e.g. 'real test', 'GAN'), one row per metric, and under it
+    (``meanings``) what each metric measures, one line each, so that the table stays narrow enough for a notebook
+    (JupyterLab breaks output lines longer than about 120 characters anywhere, even mid-word)."""
     keys = keys or [k for k in METRIC_NOTES if any(r.get(k) is not None for r in results.values())]
     names = list(results)
     width = max(12, *(len(n) for n in names))
-    lines = [f"{'metric':<20}" + "".join(f"{n:>{width + 2}}" for n in names) + "   meaning"]
+    label = max(6, *(len(k) for k in keys)) + 2
+    lines = [f"{'metric':<{label}}" + "".join(f"{n:>{width + 2}}" for n in names)]
     for key in keys:
         cells = []
         for n in names:
             v = results[n].get(key)
             cells.append(f"{'-' if v is None else (f'{v:.4f}' if isinstance(v, float) else v):>{width + 2}}")
-        lines.append(f"{key:<20}" + "".join(cells) + f"   {METRIC_NOTES.get(key, '')}")
+        lines.append(f"{key:<{label}}" + "".join(cells))
+    if meanings:
+        lines += [""] + [f"{key:<{label}}{METRIC_NOTES[key]}" for key in keys if key in METRIC_NOTES]
     return "\n".join(lines)
 
 
