@@ -108,6 +108,11 @@ def test_notebook_follows_the_rules(path):
         )
         errors = [o for c in code for o in c.get("outputs", []) if o.get("output_type") == "error"]
         assert not errors, "a stored output is an error"
+        profile = nb.metadata["sdgan_course"].get("profile")
+        assert profile == "cpu", (
+            f"{path.name}: its stored outputs come from the {profile!r} profile; readers see the cpu profile's "
+            f"(the one learners run). Re-render it: python tools/render_notebooks.py notebooks/{path.name}"
+        )
 
 
 def test_notebooks_of_the_course_map_are_ruff_clean():
