@@ -23,7 +23,7 @@ def test_format_table_keeps_meanings_under_a_narrow_table():
 
 
 def test_passed_messages_wrap_at_word_boundaries(capsys):
-    words = ["word%02d" % i for i in range(60)]
+    words = [f"word{i:02d}" for i in range(60)]
     passed(" ".join(words))
     out = capsys.readouterr().out
     assert out.startswith("Correct. word00")
