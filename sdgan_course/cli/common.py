@@ -55,9 +55,6 @@ def given(**options) -> dict:
     return {k: v for k, v in options.items() if v is not None}
 
 
-__all__ = ["add_training_options", "given", "resume_run", "set_threads"]
-
-
 def training_command(args: argparse.Namespace) -> str:
     """The command line that is running, as a learner would type it (recorded in exported files)."""
     return "python -m sdgan_course " + shlex.join(getattr(args, "argv", sys.argv[1:]))
@@ -77,3 +74,6 @@ def finish_training(run, args: argparse.Namespace, seconds: float, *, export, sn
         export(run, args.export, command=training_command(args), seconds=seconds)
         print(f"Exported {what} to {args.export}.")
     return 0
+
+
+__all__ = ["add_training_options", "finish_training", "given", "resume_run", "set_threads", "training_command"]
