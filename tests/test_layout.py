@@ -17,7 +17,7 @@ LAYERS = {
     "nn": 2,
     "models": 3, "schedules": 3, "losses": 3, "theory": 3,
     "train": 4, "sample": 4,
-    "metrics": 5, "viz": 5, "bench": 5, "widgets": 5, "exercises": 5,
+    "metrics": 5, "viz": 5, "bench": 5, "gpu_estimate": 5, "widgets": 5, "exercises": 5,
     "cli": 6,
 }
 MAX_LINES = 400  # a longer module says why in its docstring (it mentions "400-line")
