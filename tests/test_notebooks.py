@@ -12,7 +12,14 @@ from sdgan_course.course import NOTEBOOKS, colab_setup_source, colab_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
-from notebook_rules import KERNELSPEC, code_hash, has_outputs  # noqa: E402  (tools/notebook_rules.py, shared)
+from notebook_rules import (  # noqa: E402  (tools/notebook_rules.py, shared)
+    KERNELSPEC,
+    WIDGET_PLACEHOLDER,
+    WIDGET_VIEW,
+    code_hash,
+    has_outputs,
+    tidy_widget_outputs,
+)
 
 PATHS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
@@ -67,6 +74,38 @@ def test_no_output_fetches_scripts_or_fonts_from_the_network(path):
         for text in texts:
             found = EXTERNAL.search(text)
             assert not found, f"{path.name}, cell {index}: {found.group(0)!r} is fetched from the network"
+
+
+def _widget_output(text):
+    return nbformat.v4.new_output("display_data", data={WIDGET_VIEW: {"model_id": "m", "version_major": 2,
+                                                                      "version_minor": 0}, "text/plain": text})
+
+
+def test_tidy_widget_outputs_drops_frozen_bars_and_replaces_widget_reprs():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("train()", outputs=[
+        nbformat.v4.new_output("stream", text="2 parameters\n"),
+        _widget_output("GAN training:   0%|          | 0/2000 [00:00<?, ?step/s]"),
+        _widget_output("VBox(children=(HBox(children=(Play(value=0),)),))"),
+        _widget_output("Output()"),
+        nbformat.v4.new_output("stream", text="2000 steps in 9.0 s\n"),
+    ])])
+    assert tidy_widget_outputs(nb) == 3
+    outputs = nb.cells[0].outputs
+    assert [o.get("text", o.get("data", {}).get("text/plain")) for o in outputs] == [
+        "2 parameters\n", WIDGET_PLACEHOLDER, "2000 steps in 9.0 s\n"]
+    assert tidy_widget_outputs(nb) == 0  # idempotent
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)
+def test_no_stored_widget_shows_its_python_repr_or_a_frozen_progress_bar(path):
+    """Widget state is not stored, so JupyterLab shows a widget's text/plain until its cell runs again: it must be
+    the placeholder (tools/render_notebooks.py writes it), not "VBox(children=..." or a bar at 0 %."""
+    nb = nbformat.read(path, as_version=4)
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            if WIDGET_VIEW in output.get("data", {}):
+                assert output["data"].get("text/plain") == WIDGET_PLACEHOLDER, (
+                    f"{path.name}, cell {index}: re-render it with python tools/render_notebooks.py")
 
 
 # JupyterLab at 1,400 px with the file browser open gives a cell output about 1,000 px; a wider figure is scaled down

@@ -26,3 +26,44 @@ def code_hash(nb) -> str:
 def has_outputs(nb) -> bool:
     """True if any code cell has stored outputs."""
     return any(cell.get("outputs") for cell in nb["cells"] if cell["cell_type"] == "code")
+
+
+# A widget's stored output is only its text/plain fallback (widget state is not stored: it would bloat every diff), and
+# JupyterLab shows that fallback until the cell runs again: "VBox(children=(HBox(..." or a tqdm bar frozen at 0 %.
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_PLACEHOLDER = "[interactive controls: run this cell to use them]"
+
+
+def is_progress_bar(text: str) -> bool:
+    """True for the text a tqdm bar shows when it is first displayed ("desc:   0%|          | 0/300 [...]")."""
+    return "%|" in text and "/" in text
+
+
+def tidy_widget_outputs(nb) -> int:
+    """Give every stored widget output a readable fallback, in place; return how many outputs were changed.
+
+    A tqdm progress bar is dropped (the cell prints its own summary line when training ends); an empty ``Output()``
+    area is dropped; any other widget's fallback text becomes :data:`WIDGET_PLACEHOLDER`.
+    """
+    changed = 0
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        kept = []
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if WIDGET_VIEW not in data:
+                kept.append(output)
+                continue
+            text = data.get("text/plain", "")
+            text = text if isinstance(text, str) else "".join(text)
+            changed += 1
+            if is_progress_bar(text) or text.strip() == "Output()":
+                continue
+            if text != WIDGET_PLACEHOLDER:
+                data["text/plain"] = WIDGET_PLACEHOLDER
+            else:
+                changed -= 1
+            kept.append(output)
+        cell["outputs"] = kept
+    return changed

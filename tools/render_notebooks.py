@@ -27,7 +27,7 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
-from notebook_rules import KERNELSPEC, code_hash  # noqa: E402
+from notebook_rules import KERNELSPEC, code_hash, tidy_widget_outputs  # noqa: E402
 
 
 def render(path: Path, profile: str, timeout: int) -> float:
@@ -41,6 +41,7 @@ def render(path: Path, profile: str, timeout: int) -> float:
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
     nb.metadata.pop("widgets", None)
+    tidy_widget_outputs(nb)  # readable text where a widget would show "VBox(children=..." until run
     nb.metadata["kernelspec"] = dict(KERNELSPEC)  # what JupyterLab writes: opening the notebook changes nothing
     nb.metadata["sdgan_course"] = {"code_sha256": code_hash(nb), "profile": profile, "seconds": round(seconds, 1)}
     nbformat.write(nb, path)
