@@ -53,9 +53,9 @@ TENSOR_SHARE = 0.25  # the course's convolutions have 1-192 channels on 28x28 or
 #                      GEMMs that reach the tensor peak; a quarter of it (16 TFLOPS, twice the FP32 rate) is assumed
 BANDWIDTH_SHARE = 0.7  # a device-to-device copy on GDDR6 reaches about 70-80 % of the nominal bandwidth
 CUDA_LAUNCH_S = 5e-6  # cudaLaunchKernel and PyTorch's CUDA-side bookkeeping per kernel, on top of the host's own
-#                       dispatch (measured by cpu_spec): "~5 us per native launch" (docs.rs vyre-driver, persistent
-#                       kernel policy); NVIDIA's CUDA Graph best-practice guide (docs.nvidia.com/dl-cuda-graph) on why
-#                       launch-bound PyTorch steps exist at all
+#                       dispatch (measured by cpu_spec). An assumption of a few microseconds, the order NVIDIA's
+#                       "Getting Started with CUDA Graphs" (developer.nvidia.com/blog/cuda-graphs, 2019) reports for
+#                       launching short kernels and the reason CUDA Graphs exist; not measured here (no GPU)
 CUDA_CONTEXT_BYTES = 781 * 2**20  # CUDA context + cuBLAS/cuDNN kernels, outside memory_allocated: 781 MB in
 #                                   nvidia-smi for a minimal PyTorch program (pytorch/pytorch issue #34323)
 
