@@ -157,7 +157,7 @@ def fit_discriminator(
 # Settings of the MLP GAN on the ring, per profile: the same models and optimiser, only the number of steps changes.
 # Checked over several seeds: 6 to 8 modes covered after the ci budget (8 seeds), 8 after the cpu budget (3 seeds).
 RING_PRESETS: dict[str, dict] = {
-    "ci": dict(steps=800, hidden=(64, 64), lr=2e-3, betas=(0.5, 0.9), batch_size=512),
+    "ci": dict(steps=500, hidden=(64, 64), lr=2e-3, betas=(0.5, 0.9), batch_size=512),
     "cpu": dict(steps=2000, hidden=(64, 64), lr=2e-3, betas=(0.5, 0.9), batch_size=512),
     "gpu": dict(steps=3000, hidden=(64, 64), lr=2e-3, betas=(0.5, 0.9), batch_size=512),
 }
