@@ -14,8 +14,11 @@ DATA_URL = f"{REPOSITORY.replace('github.com', 'raw.githubusercontent.com')}/{BR
 
 
 class Notebook(NamedTuple):
-    """One entry of the course map; times are the minutes one run of the notebook computes in the cpu and gpu profiles
-    (reading and exercises come on top)."""
+    """One entry of the course map: the minutes one run of the notebook computes (reading and exercises come on top).
+
+    ``minutes_cpu`` is measured: the stored cpu-profile render (``tools/render_notebooks.py``, one thread, on the
+    course's 2-core machine). ``minutes_gpu`` is an estimate for one Colab T4 in the gpu profile, not a measurement
+    (``tools/estimate_t4.py``; ``data/checkpoints/README.md``, "Colab T4"), CPU-only parts included."""
 
     stem: str
     title: str
@@ -27,18 +30,18 @@ class Notebook(NamedTuple):
 NOTEBOOKS = (
     Notebook("00_start_here", "Start here", "set-up, device and profile check, the data, the course map", 1, 1),
     Notebook("01_the_landscape", "The landscape", "GANs, VAEs, diffusion, latent diffusion; misconceptions", 1, 1),
-    Notebook("02_gan_mathematics", "GAN mathematics", "value function, optimal D, JSD, saturation, mode collapse", 2, 2),
+    Notebook("02_gan_mathematics", "GAN mathematics", "value function, optimal D, JSD, saturation, mode collapse", 1, 2),
     Notebook("03_generator_and_discriminator", "Generator and discriminator", "MLP and DCGAN, shapes, receptive field, conditioning", 1, 1),
-    Notebook("04_losses_and_stability", "Losses and stability", "BCE, LSGAN, hinge, WGAN(-GP), R1, spectral norm, measured", 7, 8),
-    Notebook("05_training_a_gan", "Training a GAN", "the full loop on Fashion-MNIST: EMA, checkpoints, conditioning", 5, 8),
-    Notebook("06_evaluating_generators", "Evaluating generators", "FID, KID, precision/recall, SSIM, memorisation, two-sample tests", 2, 2),
-    Notebook("07_generate_score_select", "Generate, score, select", "best-of-N, rejection sampling, latent interpolation", 4, 2),
-    Notebook("08_variational_autoencoders", "Variational autoencoders", "ELBO, reparameterisation, KL, the autoencoder latent diffusion needs", 5, 3),
-    Notebook("09_diffusion_from_scratch", "Diffusion from scratch (DDPM)", "forward process, schedules, noise prediction, U-Net, sampling", 15, 5),
-    Notebook("10_faster_and_steerable_sampling", "Faster and steerable sampling", "DDIM, DPM-Solver++, quality vs cost, classifier-free guidance", 10, 10),
-    Notebook("11_stable_diffusion_in_miniature", "Stable Diffusion in miniature", "latent diffusion with text: CLIP tokens, cross-attention, prompts, SDEdit, prompt following measured", 7, 3),
-    Notebook("12_gans_vs_diffusion", "GANs vs diffusion", "same data, same evaluation: quality, diversity, speed, compute; the trilemma; DALL-E, CLIP, NeRF", 9, 3),
-    Notebook("13_speed_and_scale", "Speed and scale", "what limits training speed, measured; fused Adam, channels_last, autocast, compile; DDP with torchrun", 3, 2),
+    Notebook("04_losses_and_stability", "Losses and stability", "BCE, LSGAN, hinge, WGAN(-GP), R1, spectral norm, measured", 9, 15),
+    Notebook("05_training_a_gan", "Training a GAN", "the full loop on Fashion-MNIST: EMA, checkpoints, conditioning", 13, 4),
+    Notebook("06_evaluating_generators", "Evaluating generators", "FID, KID, precision/recall, SSIM, memorisation, two-sample tests", 2, 1),
+    Notebook("07_generate_score_select", "Generate, score, select", "best-of-N, rejection sampling, latent interpolation", 2, 1),
+    Notebook("08_variational_autoencoders", "Variational autoencoders", "ELBO, reparameterisation, KL, the autoencoder latent diffusion needs", 4, 20),
+    Notebook("09_diffusion_from_scratch", "Diffusion from scratch (DDPM)", "forward process, schedules, noise prediction, U-Net, sampling", 22, 27),
+    Notebook("10_faster_and_steerable_sampling", "Faster and steerable sampling", "DDIM, DPM-Solver++, quality vs cost, classifier-free guidance", 17, 2),
+    Notebook("11_stable_diffusion_in_miniature", "Stable Diffusion in miniature", "latent diffusion with text: CLIP tokens, cross-attention, prompts, SDEdit, prompt following measured", 7, 2),
+    Notebook("12_gans_vs_diffusion", "GANs vs diffusion", "same data, same evaluation: quality, diversity, speed, compute; the trilemma; DALL-E, CLIP, NeRF", 9, 10),
+    Notebook("13_speed_and_scale", "Speed and scale", "what limits training speed, measured; fused Adam, channels_last, autocast, compile; DDP with torchrun", 1, 2),
 )
 
 # The rest of the arc (notebooks 08-12, planned), shown in the README's course map until each notebook lands.

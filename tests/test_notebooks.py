@@ -34,6 +34,17 @@ def test_readme_and_colab_cells_are_in_sync_with_course_py():
     assert result.returncode == 0, result.stdout + result.stderr + "\nRun: python tools/sync_course.py"
 
 
+def test_the_course_maps_cpu_minutes_are_the_stored_render_times():
+    """minutes_cpu is measured, not guessed: the stored cpu-profile render's seconds, rounded up to whole minutes."""
+    import math
+
+    for entry in NOTEBOOKS:
+        meta = nbformat.read(ROOT / "notebooks" / f"{entry.stem}.ipynb", as_version=4).metadata["sdgan_course"]
+        assert entry.minutes_cpu == max(1, math.ceil(meta["seconds"] / 60)), (
+            f"{entry.stem}: rendered in {meta['seconds']} s; set minutes_cpu in sdgan_course/course.py, then run "
+            "python tools/sync_course.py")
+
+
 def test_the_stored_kernelspec_is_what_jupyterlab_writes():
     """JupyterLab rewrites the kernelspec from the installed kernel when it opens a notebook; a different stored one
     marks every notebook modified on open (a save prompt on close)."""
@@ -108,9 +119,10 @@ def test_no_stored_widget_shows_its_python_repr_or_a_frozen_progress_bar(path):
                     f"{path.name}, cell {index}: re-render it with python tools/render_notebooks.py")
 
 
-# JupyterLab at 1,400 px with the file browser open gives a cell output about 1,000 px; a wider figure is scaled down
-# to fit, its text with it. At 1,500 px (a 15-inch figure at 100 dpi) the text is already two-thirds of its size.
-MAX_FIGURE_WIDTH = 1500
+# JupyterLab at 1,400 px with the file browser open gives a cell output about 960 px (measured with
+# tools/screenshot_notebooks.py); a wider figure is scaled down to fit, its text with it. At 1,200 px (a 12-inch figure
+# at 100 dpi) the text is shown at 80 % of its size, about the smallest that stays comfortable to read.
+MAX_FIGURE_WIDTH = 1200
 
 
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)

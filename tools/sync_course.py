@@ -51,7 +51,7 @@ def colab_badge(stem: str) -> str:
 
 
 def course_map() -> str:
-    rows = ["| # | notebook | what you learn | cpu | gpu | Colab |", "|---|---|---|---|---|---|"]
+    rows = ["| # | notebook | what you learn | cpu | gpu (T4, est.) | Colab |", "|---|---|---|---|---|---|"]
     for nb in NOTEBOOKS:
         number = nb.stem[:2]
         badge = f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(nb.stem)})"
