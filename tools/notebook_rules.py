@@ -57,13 +57,12 @@ def tidy_widget_outputs(nb) -> int:
                 continue
             text = data.get("text/plain", "")
             text = text if isinstance(text, str) else "".join(text)
-            changed += 1
             if is_progress_bar(text) or text.strip() == "Output()":
+                changed += 1  # dropped
                 continue
             if text != WIDGET_PLACEHOLDER:
                 data["text/plain"] = WIDGET_PLACEHOLDER
-            else:
-                changed -= 1
+                changed += 1
             kept.append(output)
         cell["outputs"] = kept
     return changed
