@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 REPOSITORY = "https://github.com/sdgan-course/sdgan_course"
 BRANCH = "main"
@@ -128,3 +128,47 @@ def colab_setup_source() -> str:
     matplotlib, ipywidgets and tqdm. Everywhere else it does nothing.
     """
     return _COLAB_SETUP.replace("@REPOSITORY@", REPOSITORY) + SETUP_MARKER
+
+
+# ---- claims: a sentence about this run's numbers, checked by the run ----------------------------------------------
+
+# The MIME type of a claim's output. Front ends that do not know it show the text/plain beside it; the render tool
+# (tools/render_notebooks.py) reads it to fail a cpu-profile render whose claim no longer holds.
+CLAIM_MIME = "application/vnd.sdgan-course.claim+json"
+
+
+def claim(statement: str, holds: Any, evidence: str = "") -> bool:
+    """Show a sentence that reports what this run measured, with ✓ if the run's numbers support it and ✗ if not.
+
+    A notebook's markdown may explain and cite; a sentence about *its own run* ("the DDPM's recall beats the cGAN's",
+    "the error falls about four times") is checked where the numbers are made::
+
+        claim("the DDPM's recall beats the cGAN's", ddpm.recall > cgan.recall,
+              f"{ddpm.recall:.3f} vs {cgan.recall:.3f}")
+
+    prints ``✓ claim: the DDPM's recall beats the cGAN's (0.656 vs 0.605)``. It never raises: on a learner's machine a
+    ✗ is information (the numbers moved). ``tools/render_notebooks.py`` fails a cpu-profile render with any ✗, so the
+    stored outputs a reader sees never contradict their own text. ``holds`` may be a bool, a 0-d tensor or a numpy
+    bool; ``evidence`` is the numbers, shown in brackets. Returns ``holds`` as a bool.
+    """
+    if not isinstance(statement, str) or not statement.strip():
+        raise ValueError("claim() needs the sentence it checks as its first argument, for example "
+                         "claim('the DDPM beats the cGAN on recall', ddpm.recall > cgan.recall).")
+    try:
+        ok = bool(holds)
+    except (TypeError, RuntimeError, ValueError) as err:  # e.g. a tensor with several elements
+        raise TypeError(f"claim({statement!r}, ...): the second argument must be one true-or-false value, got "
+                        f"{type(holds).__name__} ({err}); combine several with all(...) or .all().") from None
+    text = f"{'✓' if ok else '✗'} claim: {statement}" + (f" ({evidence})" if evidence else "")
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:  # plain Python: just print
+        print(text)
+        return ok
+    if get_ipython() is None:
+        print(text)
+    else:
+        display({"text/plain": text, CLAIM_MIME: {"statement": statement, "holds": ok, "evidence": evidence}},
+                raw=True)
+    return ok

@@ -127,7 +127,9 @@ def test_show_prints_each_solution(path, capsys):
         if cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
             module.show(grade_id)
             shown = capsys.readouterr().out
-            assert solution_source(path.stem, grade_id).strip() in shown and BEGIN not in shown
+            shown_lines = [line.strip() for line in shown.splitlines()]
+            assert all(line.strip() in shown_lines for line in solution_source(path.stem, grade_id).splitlines())
+            assert BEGIN not in shown and END not in shown
     with pytest.raises(KeyError, match="has no exercise"):
         module.show("ex99")
 
@@ -166,3 +168,42 @@ def test_a_blank_and_its_check_give_the_hint_when_run_as_the_learner_does(tmp_pa
                 else:
                     with pytest.raises(ExerciseError, match="Hint: "):
                         exec(cell.source, namespace)
+
+
+def test_numbers_and_truth_values_are_accepted_as_tensors_and_numpy_scalars():
+    import numpy as np
+    import torch
+
+    from sdgan_course.exercises import as_bool, as_number
+
+    for value in (2, 2.0, torch.tensor(2), torch.tensor([2.0]), np.int64(2), np.float32(2.0)):
+        assert as_number(value, "n", "hint") == 2.0
+    for value in (True, torch.tensor(True), (torch.ones(3) <= 2).all(), np.bool_(True)):
+        assert as_bool(value, "ok", "hint") is True
+    with pytest.raises(ExerciseError, match="one number"):
+        as_number(torch.ones(3), "n", "hint")
+    with pytest.raises(ExerciseError, match="truth value"):
+        as_number(True, "n", "hint")
+    with pytest.raises(ExerciseError, match=r"\.all\(\)"):
+        as_bool(torch.ones(3) > 0, "ok", "hint")
+    with pytest.raises(ExerciseError, match="True or False"):
+        as_bool(1, "ok", "hint")
+
+
+def test_a_failed_check_shows_its_message_alone_in_jupyter():
+    """IPython shows ``_render_traceback_`` instead of the traceback (the check's own code)."""
+    error = ExerciseError("`x` is 3; that is not the answer.", "add one.")
+    assert error._render_traceback_() == ["Not yet: `x` is 3; that is not the answer.", "Hint: add one."]
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)
+def test_what_show_prints_can_be_pasted_as_a_cell(path, capsys):
+    """The shown solution is the whole cell, indentation kept: pasting it never gives 'return outside function'."""
+    module = module_for(path)
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("solution"):
+            module.show(meta["grade_id"])
+            shown = capsys.readouterr().out.split("\n", 2)[2]  # after the heading and the blank line
+            ast.parse(shown)

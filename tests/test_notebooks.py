@@ -18,6 +18,7 @@ from notebook_rules import (  # noqa: E402  (tools/notebook_rules.py, shared)
     WIDGET_VIEW,
     code_hash,
     has_outputs,
+    stored_claims,
     tidy_widget_outputs,
 )
 
@@ -171,3 +172,70 @@ def test_notebooks_of_the_course_map_are_ruff_clean():
     result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", *paths], capture_output=True,
                             text=True, cwd=ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# ---- claims: a sentence about the run is checked by the run (sdgan_course.course.claim) ----------------------------
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)
+def test_every_stored_claim_held_when_the_notebook_was_rendered(path):
+    """The render records each claim beside the code hash; the stored outputs show the same claims, all ✓."""
+    nb = nbformat.read(path, as_version=4)
+    if not has_outputs(nb):
+        return
+    recorded = nb.metadata.get("sdgan_course", {}).get("claims")
+    assert recorded is not None, (f"{path.name} was rendered before claims were recorded: "
+                                  f"python tools/render_notebooks.py notebooks/{path.name}")
+    assert recorded == stored_claims(nb), f"{path.name}: the recorded claims are not the ones its outputs show"
+    failed = [f"cell {c['cell']}: {c['statement']}" for c in recorded if not c["holds"]]
+    assert not failed, f"{path.name}: claims that did not hold: {failed}"
+    for claim_record in recorded:  # the text a reader sees carries the same verdict
+        cell = nb.cells[claim_record["cell"]]
+        texts = ["".join(o["data"]["text/plain"]) for o in cell.outputs if "text/plain" in o.get("data", {})]
+        assert any(t.startswith("✓ claim: " + claim_record["statement"]) for t in texts)
+
+
+def test_claim_prints_a_tick_or_a_cross_and_refuses_what_is_not_one_truth_value(capsys):
+    import numpy as np
+    import torch
+
+    from sdgan_course.course import claim
+
+    assert claim("two is more than one", 2 > 1, "2 vs 1") is True
+    assert claim("a 0-d tensor counts", torch.tensor(3.0) > 2) is True
+    assert claim("a numpy bool counts", np.float64(1.0) < 0.5) is False
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["✓ claim: two is more than one (2 vs 1)", "✓ claim: a 0-d tensor counts",
+                   "✗ claim: a numpy bool counts"]
+    with pytest.raises(TypeError, match="one true-or-false value"):
+        claim("several values", torch.tensor([1.0, 2.0]) > 0)
+    with pytest.raises(ValueError, match="sentence"):
+        claim("", True)
+
+
+def _tiny_notebook(path, statements):
+    nb = nbformat.v4.new_notebook()
+    lines = ["from sdgan_course.course import claim"] + [f"claim({text!r}, {expr})" for text, expr in statements]
+    nb.cells = [nbformat.v4.new_markdown_cell("# a tiny notebook"), nbformat.v4.new_code_cell("\n".join(lines))]
+    nbformat.write(nb, path)
+    return path.read_text()
+
+
+def test_render_fails_on_a_false_claim_in_the_cpu_profile_and_keeps_the_stored_notebook(tmp_path, monkeypatch):
+    import render_notebooks
+
+    monkeypatch.setenv("SDGAN_PROFILE", "ci")  # restored after the test (render sets the profile it runs)
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    monkeypatch.setattr(render_notebooks, "FAILED_DIR", tmp_path / "failed")
+    path = tmp_path / "99_tiny.ipynb"
+    before = _tiny_notebook(path, [("one is less than two", "1 < 2"), ("two is less than one", "2 < 1")])
+    with pytest.raises(render_notebooks.ClaimFailed) as failure:
+        render_notebooks.render(path, "cpu", timeout=120)
+    assert "99_tiny.ipynb, cell 1: ✗ two is less than one" in str(failure.value)
+    assert "one is less than two" not in str(failure.value)
+    assert path.read_text() == before  # the stored notebook is unchanged
+    assert (tmp_path / "failed" / "99_tiny.ipynb").is_file()
+    # in ci the same claims print but do not fail, and the record says which held
+    render_notebooks.render(path, "ci", timeout=120)
+    recorded = nbformat.read(path, as_version=4).metadata["sdgan_course"]["claims"]
+    assert [(c["cell"], c["holds"]) for c in recorded] == [(1, True), (1, False)]

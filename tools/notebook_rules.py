@@ -66,3 +66,26 @@ def tidy_widget_outputs(nb) -> int:
             kept.append(output)
         cell["outputs"] = kept
     return changed
+
+
+# Claims (sdgan_course.course.claim): a sentence about the run, shown with ✓ or ✗ beside the numbers that make it.
+CLAIM_MIME = "application/vnd.sdgan-course.claim+json"
+
+
+def stored_claims(nb) -> list[dict]:
+    """Every claim in the notebook's outputs, in order: ``{"cell": index, "statement": ..., "holds": bool}``."""
+    found = []
+    for index, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if CLAIM_MIME in data:
+                record = data[CLAIM_MIME]
+                found.append({"cell": index, "statement": record["statement"], "holds": bool(record["holds"])})
+    return found
+
+
+def failed_claims(nb) -> list[dict]:
+    """The claims of :func:`stored_claims` that did not hold."""
+    return [c for c in stored_claims(nb) if not c["holds"]]

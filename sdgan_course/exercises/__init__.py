@@ -10,6 +10,6 @@ The learner's versions, with the solutions cleared by nbgrader's own ``ClearSolu
 ``python -m sdgan_course exercises --out student`` (see :mod:`sdgan_course.exercises.student`).
 """
 
-from .checks import ExerciseError, call, close, expect, given, mistake, passed
+from .checks import ExerciseError, as_bool, as_number, call, close, expect, given, mistake, passed
 
-__all__ = ["ExerciseError", "call", "close", "expect", "given", "mistake", "passed"]
+__all__ = ["ExerciseError", "as_bool", "as_number", "call", "close", "expect", "given", "mistake", "passed"]

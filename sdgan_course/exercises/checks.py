@@ -23,6 +23,13 @@ class ExerciseError(AssertionError):
         self.problem, self.hint = problem, hint
         super().__init__(problem + (f"\nHint: {hint}" if hint else ""))
 
+    def _render_traceback_(self) -> list[str]:
+        """What IPython and Jupyter show instead of a traceback: the message alone, not the check's own code."""
+        lines = textwrap.wrap(f"Not yet: {self.problem}", width=110, break_long_words=False, break_on_hyphens=False)
+        if self.hint:
+            lines += textwrap.wrap(f"Hint: {self.hint}", width=110, break_long_words=False, break_on_hyphens=False)
+        return lines
+
 
 def is_blank(value: Any) -> bool:
     """True for what a learner's cell holds before it is filled in: ``...`` (or ``NotImplemented``)."""
@@ -53,6 +60,35 @@ def call(function: Callable, *args, name: str, hint: str, **kwargs) -> Any:
     if isinstance(result, tuple) and any(r is None or is_blank(r) for r in result):
         raise ExerciseError(f"`{name}` returned {len(result)} values but some are None or `...`.", hint)
     return result
+
+
+def as_number(value: Any, name: str, hint: str) -> float:
+    """``value`` as a float: a Python number, a one-element tensor or a numpy scalar all count as a number."""
+    given(value, name, hint)
+    if isinstance(value, bool):
+        raise ExerciseError(f"`{name}` is {value}, a truth value; a number is asked for.", hint)
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise ExerciseError(f"`{name}` is a tensor of shape {tuple(value.shape)}; one number is asked for "
+                                "(reduce it, for example with .sum() or .mean()).", hint)
+        value = value.item()
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ExerciseError(f"`{name}` should be a number, got {type(value).__name__}.", hint) from None
+
+
+def as_bool(value: Any, name: str, hint: str) -> bool:
+    """``value`` as a bool: ``True``, a one-element bool tensor (``(a <= b).all()``) or a numpy bool all count."""
+    given(value, name, hint)
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise ExerciseError(f"`{name}` is a tensor of shape {tuple(value.shape)}; one True or False is asked "
+                                "for (combine the entries with .all() or .any()).", hint)
+        value = value.item()
+    if type(value).__name__ in ("bool", "bool_", "bool8"):
+        return bool(value)
+    raise ExerciseError(f"`{name}` should be True or False, got {type(value).__name__} ({value!r}).", hint)
 
 
 def expect(condition: bool, problem: str, hint: str = "") -> None:
@@ -89,10 +125,7 @@ def close(got: Any, expected: Any, name: str, hint: str, *, rtol: float = 1e-5, 
         worst = (got_d - exp_d).abs().max().item()
         expect(ok, f"`{name}` is not {what}: the largest difference is {worst:.3g}.", hint)
         return
-    try:
-        value = float(got)
-    except (TypeError, ValueError):
-        raise ExerciseError(f"`{name}` should be a number, got {type(got).__name__}.", hint) from None
+    value = as_number(got, name, hint)
     expect(math.isfinite(value), f"`{name}` is {value}: not a finite number.", hint)
     ok = math.isclose(value, float(expected), rel_tol=rtol, abs_tol=atol)
     expect(ok, f"`{name}` is {_describe(value)}; that is not {what}.", hint)

@@ -47,7 +47,16 @@ def solution_source(stem: str, exercise: str, notebooks_dir: Path = NOTEBOOKS_DI
     return textwrap.dedent("\n".join(lines))
 
 
+def solution_cell(stem: str, exercise: str, notebooks_dir: Path = NOTEBOOKS_DIR) -> str:
+    """The whole cell of ``exercise`` with our solution in place (the markers removed, every indentation kept), so
+    that it can be pasted over the learner's cell as it is: a function body stays inside its ``def``."""
+    solution_source(stem, exercise, notebooks_dir)  # the clear errors for a missing notebook or exercise
+    path = notebooks_dir / f"{stem}.ipynb"
+    source = solution_cells(json.loads(path.read_text(encoding="utf-8")))[exercise]
+    return "\n".join(line for line in source.splitlines() if BEGIN not in line and END not in line)
+
+
 def show(stem: str, exercise: str) -> None:
     """Print the solution of ``exercise`` of notebook ``stem`` (try first: the check's hint is often enough)."""
-    print(f"Our solution to {exercise} of {stem} (it replaces `# YOUR CODE HERE`):\n")
-    print(solution_source(stem, exercise))
+    print(f"Our solution to {exercise} of {stem}: the whole cell, ready to paste over yours.\n")
+    print(solution_cell(stem, exercise))
