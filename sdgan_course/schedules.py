@@ -198,9 +198,17 @@ class NoiseSchedule:
 def sampling_timesteps(num_steps: int, num_train_steps: int, *, spacing: str = "trailing") -> torch.Tensor:
     r"""The ``num_steps`` timesteps a sampler visits, descending, as a (num_steps,) long tensor.
 
-    - ``"trailing"``: :math:`\mathrm{round}(T - kT/S) - 1`, starts at T-1 (Lin et al. 2023, Table 2);
-    - ``"leading"``: :math:`kT/S` for k = S-1..0 (diffusers' DDIM default): it never visits t = T-1, so the first
-      step denoises an image that is *less* noisy than the pure noise it starts from;
+    Every spacing is built from the integer count S = ``num_steps``, so it returns exactly S distinct steps in
+    ``0..T-1`` for every S in 1..T (a float ``arange(T, 0, -T/S)`` returns S + 1 values ending at -1 for 62 values of
+    S at T = 1000, such as 61 and 103: diffusers' own trailing spacing has that bug).
+
+    - ``"trailing"``: :math:`\mathrm{round}(T(S-k)/S) - 1` for k = 0..S-1, rounded exactly (halves to even), starts
+      at T-1 (Lin et al. 2023, arXiv:2305.08891, Table 2);
+    - ``"leading"``: :math:`k\lfloor T/S \rfloor` for k = S-1..0 (diffusers' DDIM default with ``steps_offset=0``).
+      It starts at :math:`(S-1)\lfloor T/S \rfloor`, below T-1 for every S < T when T = 1000 (S = T visits every
+      step), so the first step denoises an image that is *less* noisy than the pure noise it starts from.
+      Stable Diffusion 1.x adds ``steps_offset=1`` (its diffusers configs; CompVis' ``make_ddim_timesteps`` adds
+      one): 901, 801, ..., 1 at 10 steps with T = 1000, where this spacing gives 900, 800, ..., 0;
     - ``"linspace"``: evenly spaced from T-1 to 0, rounded;
     - ``"quadratic"``: :math:`(T-1)(k/(S-1))^2`, from T-1 to 0, dense at low noise where the last steps refine detail
       (after the "quadratic" subsequence of Song et al. 2020, appendix D.2, there scaled to 0.8T).
@@ -213,7 +221,11 @@ def sampling_timesteps(num_steps: int, num_train_steps: int, *, spacing: str = "
             f"got {num_steps}."
         )
     if spacing == "trailing":
-        t = torch.round(torch.arange(num_train_steps, 0, -num_train_steps / num_steps, dtype=torch.float64)) - 1
+        # round(T n / S) for n = S..1 in integers, halves to even (T n / S is exact: no float step accumulates)
+        n = torch.arange(num_steps, 0, -1, dtype=torch.long)
+        q, r = torch.div(num_train_steps * n, num_steps, rounding_mode="floor"), (num_train_steps * n) % num_steps
+        up = (2 * r > num_steps) | ((2 * r == num_steps) & (q % 2 == 1))
+        t = (q + up.long() - 1).double()
     elif spacing == "leading":
         t = (torch.arange(num_steps, dtype=torch.float64) * (num_train_steps // num_steps)).flip(0)
     elif spacing == "linspace":

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from sdgan_course.schedules import (
+    SPACINGS,
     NoiseSchedule,
     cosine_betas,
     linear_betas,
@@ -90,6 +91,36 @@ def test_sampling_timesteps():
             sampling_timesteps(bad, 1000)
     with pytest.raises(ValueError, match="spacing"):
         sampling_timesteps(10, 1000, spacing="middle")
+
+
+@pytest.mark.parametrize("spacing", SPACINGS)
+@pytest.mark.parametrize("T", [1000, 100])
+def test_every_spacing_gives_k_distinct_timesteps_for_every_k(spacing, T):
+    """k steps, strictly decreasing, inside 0..T-1, for every k: the float arange of trailing spacing used to return
+    k + 1 steps ending in -1 for 62 values of k at T = 1000 (61, 103, 121, ...)."""
+    for k in range(1, T + 1):
+        t = sampling_timesteps(k, T, spacing=spacing)
+        assert t.dtype == torch.long and t.shape == (k,), (spacing, k, t.shape)
+        assert t.min().item() >= 0 and t.max().item() <= T - 1, (spacing, k)
+        assert (t[:-1] > t[1:]).all(), (spacing, k)  # strictly decreasing, hence unique
+        if spacing != "leading":
+            assert t[0].item() == T - 1, (spacing, k)  # the other three start at pure noise
+
+
+def test_trailing_spacing_is_the_exactly_rounded_fraction():
+    """Trailing step i is round(T (k - i) / k) - 1, rounded exactly (halves to even), as Lin et al. 2023 define it."""
+    from fractions import Fraction
+
+    for k in (1, 16, 48, 61, 103, 250, 999):
+        want = [round(Fraction(1000 * (k - i), k)) - 1 for i in range(k)]  # Python rounds halves to even
+        assert sampling_timesteps(k, 1000, spacing="trailing").tolist() == want, k
+    assert sampling_timesteps(61, 1000, spacing="trailing")[-1].item() == 15
+
+
+def test_leading_spacing_is_sd_1x_without_its_offset():
+    # the course's leading spacing is diffusers' with steps_offset=0; SD 1.x's configs add steps_offset=1
+    assert sampling_timesteps(10, 1000, spacing="leading").tolist() == list(range(900, -1, -100))
+    assert sampling_timesteps(1000, 1000, spacing="leading")[0].item() == 999  # visits T - 1 when k = T
 
 
 def test_bad_input():

@@ -211,3 +211,19 @@ def test_dpm_solver_matches_diffusers():
         eps_fn, x.shape, ours, num_steps=10, spacing="trailing", clip_x0=False, x_start=x.clone()
     ).images
     assert torch.allclose(got, ref_x.clamp(-1, 1), atol=1e-4), (got - ref_x).abs().max()
+
+
+@pytest.mark.parametrize("sampler", [ddpm_sample, ddim_sample, dpm_solver_sample])
+def test_trailing_samplers_make_exactly_k_calls_at_k_61(sampler):
+    """k = 61 is one of the 62 step counts where trailing spacing used to return 62 timesteps ending at t = -1: DDPM
+    and DDIM then failed on the 62nd call, DPM-Solver++ called the network at t = -1."""
+    s = NoiseSchedule.from_name("linear", 1000)
+    oracle, seen = gaussian_oracle(s, 0.1, 0.3), []
+
+    def eps_fn(xt, t):
+        seen.append(int(t[0]))
+        return oracle(xt, t)
+
+    out = sampler(eps_fn, (64, 1, 1, 1), s, num_steps=61, spacing="trailing", rng=torch.Generator().manual_seed(0))
+    assert len(seen) == 61 and seen[0] == 999 and min(seen) >= 0
+    assert seen == out.timesteps.tolist() and torch.isfinite(out.images).all()
