@@ -186,6 +186,21 @@ class NoiseSchedule:
         r""":math:`\hat\epsilon = \sqrt{1-\bar\alpha_t}\,x_t + \sqrt{\bar\alpha_t}\,\hat v` (from v's definition)."""
         return self._at(self.sqrt_one_minus_alpha_bar, t, xt) * xt + self._at(self.sqrt_alpha_bar, t, xt) * v
 
+    def x0_from_velocity(self, xt: torch.Tensor, t: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        r""":math:`\hat x_0 = \sqrt{\bar\alpha_t}\,x_t - \sqrt{1-\bar\alpha_t}\,\hat v` (from v's definition, as
+        diffusers computes it). No division: exact where :math:`\bar\alpha_t = 0` (zero terminal SNR), where going
+        through :math:`\hat\epsilon` and :meth:`predict_x0` gives 0 / 0."""
+        return self._at(self.sqrt_alpha_bar, t, xt) * xt - self._at(self.sqrt_one_minus_alpha_bar, t, xt) * v
+
+    def to_x0(self, prediction: str, xt: torch.Tensor, t: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
+        """Turn a network's output into an estimate of x_0: ``prediction`` is ``"eps"`` (eq. 15) or ``"v"``
+        (directly, without eq. 15's division)."""
+        if prediction == "eps":
+            return self.predict_x0(xt, t, output)
+        if prediction == "v":
+            return self.x0_from_velocity(xt, t, output)
+        raise ValueError(f"Unknown prediction type {prediction!r}: use 'eps' or 'v'.")
+
     def to_eps(self, prediction: str, xt: torch.Tensor, t: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
         """Turn a network's output into a noise estimate: ``prediction`` is ``"eps"`` or ``"v"``."""
         if prediction == "eps":

@@ -53,15 +53,17 @@ def ddim_step(
     eps_from_clipped_x0: bool = True,
     rng: torch.Generator | None = None,
     noise: torch.Tensor | None = None,
+    x0: torch.Tensor | None = None,
 ) -> StepOutput:
     """One DDIM step from ``t`` to ``t_prev`` (``-1`` = the clean image); see the module docstring (``clip_x0`` and
-    ``eps_from_clipped_x0``: its paragraph on clipping)."""
+    ``eps_from_clipped_x0``: its paragraph on clipping). ``x0``: the model's own estimate of x_0 (a v-prediction
+    model's), used instead of the one derived from ``eps``."""
     if not -1 <= t_prev < t:
         raise ValueError(f"A DDIM step goes to an earlier timestep: got t = {t}, t_prev = {t_prev}.")
     if eta < 0:
         raise ValueError(f"eta must be >= 0 (0 = deterministic DDIM, 1 = DDPM's variance), got {eta}.")
     ab_t, ab_prev = alpha_bar_at(schedule, t, xt), alpha_bar_at(schedule, t_prev, xt)
-    x0 = predict_x0(xt, eps, ab_t)
+    x0 = predict_x0(xt, eps, ab_t) if x0 is None else x0
     if clip_x0:
         x0 = x0.clamp(-1, 1)
         if eps_from_clipped_x0:
@@ -94,8 +96,8 @@ def ddim_sample(
     SDEdit-style image-to-image starts from a noised image), ``keep_trajectory`` (see :func:`~.ddpm.run_sampler`).
     """
 
-    def step(eps, x, t, t_prev):
-        return ddim_step(schedule, eps, x, t, t_prev, eta=eta, clip_x0=clip_x0, rng=rng)
+    def step(eps, x, t, t_prev, x0=None):
+        return ddim_step(schedule, eps, x, t, t_prev, eta=eta, clip_x0=clip_x0, rng=rng, x0=x0)
 
     return run_sampler(eps_fn, step, shape, schedule, num_steps=num_steps, spacing=spacing, rng=rng, **options)
 

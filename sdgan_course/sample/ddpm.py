@@ -33,6 +33,27 @@ EpsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 VARIANCES = ("small", "large")
 
 
+class EpsWithX0:
+    r"""An ``eps_fn`` that also gives its own estimate of :math:`x_0`: calling it gives the noise estimate, as any
+    ``eps_fn``; ``eps_and_x0(x_t, t)`` gives ``(eps, x0)``. A v-prediction model is wrapped in one
+    (:func:`~sdgan_course.sample.guidance.model_eps_fn`): its :math:`\hat x_0 = \sqrt{\bar\alpha_t}\,x_t -
+    \sqrt{1-\bar\alpha_t}\,\hat v` needs no division by :math:`\sqrt{\bar\alpha_t}`, which is 0 at the first
+    sampling step of a zero-terminal-SNR schedule (there every noise estimate is :math:`x_t` itself, and eq. 15 gives
+    0 / 0). ``x0`` may be ``None``: derive it from eps."""
+
+    def __init__(self, eps_and_x0: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]]):
+        self.eps_and_x0 = eps_and_x0
+
+    def __call__(self, xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return self.eps_and_x0(xt, t)[0]
+
+
+def estimate(eps_fn: EpsFn, xt: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``(eps, x0)`` from one call of ``eps_fn``; x0 is ``None`` unless ``eps_fn`` gives it (:class:`EpsWithX0`)."""
+    both = getattr(eps_fn, "eps_and_x0", None)
+    return both(xt, t) if both is not None else (eps_fn(xt, t), None)
+
+
 class StepOutput(NamedTuple):
     prev: torch.Tensor  # x_s (B, C, H, W)
     x0: torch.Tensor  # the prediction of x_0 made at this step (B, C, H, W)
@@ -68,11 +89,13 @@ def ddpm_step(
     clip_x0: bool = True,
     rng: torch.Generator | None = None,
     noise: torch.Tensor | None = None,
+    x0: torch.Tensor | None = None,
 ) -> StepOutput:
     """One ancestral step from ``t`` to ``t_prev`` (``-1`` = the clean image); see the module docstring.
 
     ``noise`` (like ``xt``) is drawn with ``rng`` unless given (on the CPU, so a seed gives the same images on any
     device). ``clip_x0`` clamps the predicted x_0 to the data range [-1, 1] (as Ho et al.'s code and diffusers do).
+    ``x0``: the model's own estimate of x_0 (a v-prediction model's), used instead of eq. 15's.
     """
     if variance not in VARIANCES:
         raise ValueError(f"Unknown DDPM variance {variance!r}: use 'small' (beta tilde) or 'large' (beta).")
@@ -80,7 +103,7 @@ def ddpm_step(
         raise ValueError(f"A DDPM step goes to an earlier timestep: got t = {t}, t_prev = {t_prev}.")
     ab_t, ab_prev = alpha_bar_at(schedule, t, xt), alpha_bar_at(schedule, t_prev, xt)
     beta = 1 - ab_t / ab_prev  # beta' of the (respaced) step
-    x0 = predict_x0(xt, eps, ab_t)
+    x0 = predict_x0(xt, eps, ab_t) if x0 is None else x0
     if clip_x0:
         x0 = x0.clamp(-1, 1)
     mean = (ab_prev.sqrt() * beta / (1 - ab_t)) * x0 + ((1 - beta).sqrt() * (1 - ab_prev) / (1 - ab_t)) * xt
@@ -106,7 +129,8 @@ def initial_noise(shape, *, rng: torch.Generator | None, device) -> torch.Tensor
     return torch.randn(shape, generator=rng).to(device)
 
 
-StepFn = Callable[[torch.Tensor, torch.Tensor, int, int], StepOutput]  # (eps, x_t, t, t_prev) -> StepOutput
+# (eps, x_t, t, t_prev, x0 or None) -> StepOutput; x0 is the model's own estimate where it gives one (EpsWithX0)
+StepFn = Callable[[torch.Tensor, torch.Tensor, int, int, torch.Tensor | None], StepOutput]
 
 
 def run_sampler(
@@ -138,7 +162,8 @@ def run_sampler(
     for i, t in enumerate(timesteps.tolist()):
         t_prev = timesteps[i + 1].item() if i + 1 < len(timesteps) else -1
         t_batch = torch.full((x.shape[0],), t, device=x.device, dtype=torch.long)  # (B,)
-        step = step_fn(eps_fn(x, t_batch), x, t, t_prev)
+        eps, x0 = estimate(eps_fn, x, t_batch)
+        step = step_fn(eps, x, t, t_prev, x0)
         if keep_trajectory:
             traj.append(x.cpu())
             preds.append(step.x0.cpu())
@@ -164,14 +189,15 @@ def ddpm_sample(
     ``options``: ``device``, ``x_start``, ``start_step``, ``keep_trajectory`` (see :func:`run_sampler`).
     """
 
-    def step(eps, x, t, t_prev):
-        return ddpm_step(schedule, eps, x, t, t_prev, variance=variance, clip_x0=clip_x0, rng=rng)
+    def step(eps, x, t, t_prev, x0=None):
+        return ddpm_step(schedule, eps, x, t, t_prev, variance=variance, clip_x0=clip_x0, rng=rng, x0=x0)
 
     return run_sampler(eps_fn, step, shape, schedule, num_steps=num_steps, spacing=spacing, rng=rng, **options)
 
 
 __all__ = [
     "EpsFn",
+    "EpsWithX0",
     "SampleResult",
     "StepOutput",
     "VARIANCES",

@@ -14,7 +14,7 @@ from torch import nn
 from ..device import sampling_batch_size, sampling_layout
 from ..schedules import NoiseSchedule
 from .ddim import ddim_sample
-from .ddpm import VARIANCES, ddpm_sample
+from .ddpm import VARIANCES, EpsWithX0, ddpm_sample, estimate
 from .dpm_solver import dpm_solver_sample
 from .guidance import classifier_free_guidance, model_eps_fn
 
@@ -104,10 +104,10 @@ def generate_diffusion(
 
 
 def _channels_last_inputs(eps_fn):
-    def wrapped(xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return eps_fn(xt.contiguous(memory_format=torch.channels_last), t)
+    def wrapped(xt: torch.Tensor, t: torch.Tensor):
+        return estimate(eps_fn, xt.contiguous(memory_format=torch.channels_last), t)
 
-    return wrapped
+    return EpsWithX0(wrapped)
 
 
 __all__ = ["DEFAULT_STEPS", "SAMPLERS", "check_sampler", "generate_diffusion"]

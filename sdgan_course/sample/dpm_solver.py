@@ -45,10 +45,11 @@ def dpm_solver_sample(
     """
     memory = {}  # the previous step's data prediction and log-SNR gap: what makes the method multistep
 
-    def step(eps, x, t, t_prev):
+    def step(eps, x, t, t_prev, x0=None):
         ab_t = alpha_bar_at(schedule, t, x)
         alpha_t, sigma_t = ab_t.sqrt(), (1 - ab_t).sqrt()
-        x0 = (x - sigma_t * eps) / alpha_t  # data prediction
+        if x0 is None:  # a v-prediction model gives x0 itself, also where alpha_t = 0 (zero terminal SNR)
+            x0 = (x - sigma_t * eps) / alpha_t  # data prediction
         if clip_x0:
             x0 = x0.clamp(-1, 1)
         if t_prev < 0:  # the last step lands on sigma = 0: the prediction itself

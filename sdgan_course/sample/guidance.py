@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ..schedules import NoiseSchedule
-from .ddpm import EpsFn
+from .ddpm import EpsFn, EpsWithX0, estimate
 
 
 def model_eps_fn(
@@ -32,17 +32,37 @@ def model_eps_fn(
     prediction: str = "eps",
     **model_kwargs,
 ) -> EpsFn:
-    """``eps_fn(x_t, t)`` of a network without guidance; a v-predicting network is converted with ``schedule``."""
+    """``eps_fn(x_t, t)`` of a network without guidance; a v-predicting network is converted with ``schedule``, into
+    an :class:`~.ddpm.EpsWithX0` that also gives the samplers its x_0 estimate taken straight from v."""
     if prediction != "eps" and schedule is None:
         raise ValueError("A v-prediction model needs its schedule to give noise estimates: pass schedule=.")
 
-    def eps_fn(xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def output(xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         y = None if labels is None else labels.to(xt.device)
         out = model(xt, t, y, **model_kwargs) if y is not None else model(xt, t, **model_kwargs)
-        out = out.float()
-        return out if prediction == "eps" else schedule.to_eps(prediction, xt, t, out)
+        return out.float()
 
-    return eps_fn
+    if prediction == "eps":
+        return output
+
+    def eps_and_x0(xt: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        v = output(xt, t)
+        return schedule.to_eps(prediction, xt, t, v), schedule.to_x0(prediction, xt, t, v)
+
+    return EpsWithX0(eps_and_x0)
+
+
+def guided_pair(both_fn: EpsFn, scale: float) -> EpsFn:
+    """Guidance from ``both_fn``, whose batch is the conditional half then the unconditional (or negative) half: one
+    forward pass on ``[x_t, x_t]``, mixed by :func:`guided_eps`. Where ``both_fn`` also gives x_0 (v-prediction), x_0
+    is mixed the same way (it is affine in v with weights summing to 1, so it is the x_0 of the guided v)."""
+
+    def eps_and_x0(xt: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        eps, x0 = estimate(both_fn, torch.cat([xt, xt]), torch.cat([t, t]))  # (2B, C, H, W): one forward pass
+        eps = guided_eps(*eps.chunk(2), scale)
+        return eps, None if x0 is None else guided_eps(*x0.chunk(2), scale)
+
+    return EpsWithX0(eps_and_x0)
 
 
 def guided_eps(eps_cond: torch.Tensor, eps_uncond: torch.Tensor, scale: float) -> torch.Tensor:
@@ -72,13 +92,7 @@ def classifier_free_guidance(
     if scale == 0.0:
         return model_eps_fn(model, labels=negative, schedule=schedule, prediction=prediction)
     both_fn = model_eps_fn(model, labels=torch.cat([labels, negative]), schedule=schedule, prediction=prediction)
-
-    def eps_fn(xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        eps = both_fn(torch.cat([xt, xt]), torch.cat([t, t]))  # (2B, C, H, W): one forward pass
-        eps_cond, eps_uncond = eps.chunk(2)
-        return guided_eps(eps_cond, eps_uncond, scale)
-
-    return eps_fn
+    return guided_pair(both_fn, scale)
 
 
-__all__ = ["classifier_free_guidance", "guided_eps", "model_eps_fn"]
+__all__ = ["classifier_free_guidance", "guided_eps", "guided_pair", "model_eps_fn"]

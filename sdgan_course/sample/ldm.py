@@ -28,7 +28,7 @@ from ..schedules import sampling_timesteps
 from .ddim import ddim_sample
 from .diffusion import check_sampler
 from .dpm_solver import dpm_solver_sample
-from .guidance import guided_eps, model_eps_fn
+from .guidance import guided_pair, model_eps_fn
 
 LDM_SAMPLERS = ("ddim", "dpm-solver")
 SPACING = "trailing"  # Stable Diffusion's later schedulers; "leading" never starts at t = T - 1 (Lin et al. 2023)
@@ -45,12 +45,7 @@ def prompt_guidance(model, prompt: PromptContext, negative: PromptContext, *, sc
     both = model_eps_fn(model, schedule=schedule, prediction=prediction,
                         context=torch.cat([prompt.tokens, negative.tokens]),
                         context_mask=torch.cat([prompt.mask, negative.mask]))
-
-    def eps_fn(zt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        eps_cond, eps_neg = both(torch.cat([zt, zt]), torch.cat([t, t])).chunk(2)  # (B, C, h, w) each
-        return guided_eps(eps_cond, eps_neg, scale)
-
-    return eps_fn
+    return guided_pair(both, scale)  # one forward pass on [z_t, z_t]: prompt half, negative half
 
 
 def _expand(context: PromptContext, m: int) -> PromptContext:
