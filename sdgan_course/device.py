@@ -55,10 +55,22 @@ def seed_everything(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+AMP_DTYPE_ENV = "SDGAN_AMP_DTYPE"  # "float16" or "bfloat16": force the CUDA autocast dtype (tools/gpu_check.py)
+
+
 def amp_dtype(device: torch.device) -> torch.dtype | None:
-    """The autocast dtype used on ``device``, or ``None`` where mixed precision is off (CPU, MPS)."""
+    """The autocast dtype used on ``device``, or ``None`` where mixed precision is off (CPU, MPS).
+
+    On CUDA: bfloat16 from Ampere on (compute capability 8), float16 before (Colab's T4 is 7.5). The capability
+    decides, not ``torch.cuda.is_bf16_supported()``, which recent torch answers True on a T4 (emulated, slow).
+    ``$SDGAN_AMP_DTYPE`` forces one of the two (to test the fp16 path on a newer GPU)."""
     if device.type != "cuda":
         return None
+    forced = os.environ.get(AMP_DTYPE_ENV)
+    if forced:
+        if forced not in ("float16", "bfloat16"):
+            raise ValueError(f"${AMP_DTYPE_ENV} must be 'float16' or 'bfloat16', got {forced!r}.")
+        return getattr(torch, forced)
     major, _ = torch.cuda.get_device_capability(device)
     return torch.bfloat16 if major >= 8 else torch.float16  # bf16 natively from Ampere on (Colab's T4 gets fp16)
 

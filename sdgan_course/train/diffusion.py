@@ -22,12 +22,12 @@ from torch import nn
 from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ..config import profile_sizes
 from ..data.batches import StepBatches
-from ..device import adam_speed_options, amp_dtype, autocast, maybe_compile
+from ..device import adam_speed_options, maybe_compile
 from ..distributed import global_shape, local_part, unwrap, wrap_ddp
 from ..losses.diffusion import diffusion_loss
 from ..models.unet import UNet, UNetConfig
 from ..schedules import NoiseSchedule
-from .loop import EMA, ResumableRun, grad_norm, loop_options, train_loop
+from .loop import EMA, ResumableRun, loop_options, mixed_precision, train_loop
 
 CHECKPOINT_KIND = "ddpm"
 
@@ -113,14 +113,11 @@ def diffusion_train_step(
     device = x0.device
     if labels is not None:
         labels = drop_labels(labels, p_uncond, unwrap(model).config.null_label, rng=rng)
-    with autocast(device, amp and amp_dtype(device) is not None):
+    precision = mixed_precision(opt, device, amp)  # autocast, and loss scaling for fp16 (train/loop.py)
+    with precision.autocast():
         loss = diffusion_loss(model, x0, schedule, labels=labels, prediction=prediction, rng=rng)
     opt.zero_grad(set_to_none=True)
-    loss.backward()
-    norm = grad_norm(model)
-    if max_grad_clip:
-        nn.utils.clip_grad_norm_(model.parameters(), max_grad_clip)
-    opt.step()
+    norm = precision.step(loss, opt, model, max_grad_clip=max_grad_clip)
     values = torch.stack([loss.detach().float(), norm.to(device)]).tolist()  # one device sync
     return {"loss": values[0], "grad_norm": values[1]}
 

@@ -20,11 +20,11 @@ from torch import nn
 from ..checkpoint import CheckpointError, save_checkpoint
 from ..config import profile_sizes
 from ..data.batches import StepBatches
-from ..device import adam_speed_options, amp_dtype, autocast, maybe_compile
+from ..device import adam_speed_options, maybe_compile
 from ..distributed import local_part, world_size, wrap_ddp
 from ..losses.gan import GAN_LOSSES, clip_weights_, discriminator_loss, generator_loss, gradient_penalty, r1_penalty
 from ..models.gan import CHECKPOINT_KIND, GANConfig, build_gan, sample_noise
-from .loop import EMA, DivergenceError, ResumableRun, grad_norm, loop_options, train_loop
+from .loop import EMA, DivergenceError, MixedPrecision, ResumableRun, loop_options, mixed_precision, train_loop
 
 # ---------------------------------------------------------------- optimisers and the step
 
@@ -108,16 +108,19 @@ def gan_train_step(
     config = config or GANStepConfig()
     loss, n_critic = config.loss, config.n_critic
     device, b = real.device, real.shape[0]
-    use_amp = amp and amp_dtype(device) is not None
+    if scaler is not None:  # an explicit scaler (the tests' CPU one) for both optimisers
+        prec_d = prec_g = MixedPrecision(device, amp, scaler=scaler)
+    else:  # each optimiser keeps its own path, and its loss scale across steps (train/loop.py)
+        prec_d, prec_g = mixed_precision(opt_d, device, amp), mixed_precision(opt_g, device, amp)
     stats: dict[str, torch.Tensor] = {}
 
     # ---- 1. discriminator: real vs detached fake ----
     for i in range(n_critic):
         z = local_part(sample_noise(b * world_size(), z_dim, device=device, rng=rng))  # (B, Z): see distributed.py
         reuse = i == n_critic - 1  # the last fakes are reused by the generator step: one G forward saved
-        with torch.set_grad_enabled(reuse), autocast(device, use_amp):
+        with torch.set_grad_enabled(reuse), prec_g.autocast():
             fake = _call(generator, z, labels)  # (B, C, H, W)
-        with autocast(device, use_amp):
+        with prec_d.autocast():
             real_logits = _call(discriminator, real, labels)  # (B,)
             fake_logits = _call(discriminator, fake.detach(), labels)  # (B,); .detach(): D's loss never reaches G
             loss_d = discriminator_loss(loss, real_logits, fake_logits)
@@ -130,15 +133,15 @@ def gan_train_step(
             loss_d = loss_d + 0.5 * config.r1_weight * r1
             stats["r1"] = r1.detach()
         opt_d.zero_grad(set_to_none=True)
-        stats["grad_norm_d"] = _backward_and_step(loss_d, opt_d, discriminator, scaler)
+        stats["grad_norm_d"] = prec_d.step(loss_d, opt_d, discriminator)
         if loss == "wgan":
             clip_weights_(discriminator, config.clip_value)
 
     # ---- 2. generator: fool the (just updated) discriminator with the same fakes, now not detached ----
-    with autocast(device, use_amp):
+    with prec_g.autocast():
         loss_g = generator_loss(loss, _call(discriminator, fake, labels))  # gradients flow through D into G
     opt_g.zero_grad(set_to_none=True)
-    stats["grad_norm_g"] = _backward_and_step(loss_g, opt_g, generator, scaler)  # D gets gradients, only G steps
+    stats["grad_norm_g"] = prec_g.step(loss_g, opt_g, generator)  # D gets gradients, only G steps
 
     squash = torch.sigmoid if loss in ("minimax", "ns") else (lambda t: t)
     stats.update(
@@ -149,21 +152,6 @@ def gan_train_step(
     )
     values = torch.stack([v.float().to(device) for v in stats.values()]).tolist()  # one device sync, not eight
     return dict(zip(stats, values))
-
-
-def _backward_and_step(loss: torch.Tensor, opt: torch.optim.Optimizer, model: nn.Module, scaler) -> torch.Tensor:
-    """Backward, step, and return the model's gradient norm (unscaled when fp16 loss scaling is on)."""
-    if scaler is None or not scaler.is_enabled():
-        loss.backward()
-        norm = grad_norm(model)
-        opt.step()
-        return norm
-    scaler.scale(loss).backward()
-    scaler.unscale_(opt)
-    norm = grad_norm(model)
-    scaler.step(opt)  # skipped by the scaler if the gradients overflowed
-    scaler.update()
-    return norm
 
 
 # ---------------------------------------------------------------- configs and the loop
@@ -243,8 +231,6 @@ class GANRun(ResumableRun):
             self.generator, self.discriminator, lr=train_config.lr, betas=train_config.betas, lr_d=train_config.lr_d
         )
         self.ema = EMA(self.generator, decay=train_config.ema_decay)
-        fp16 = train_config.amp and amp_dtype(self.device) == torch.float16
-        self.scaler = torch.amp.GradScaler("cuda", enabled=fp16) if self.device.type == "cuda" else None
         self.rng = torch.Generator().manual_seed(train_config.seed + 1)
         self.step = 0
         self.history: dict[str, list[float]] = {}
@@ -335,7 +321,7 @@ def train_gan(
         real, y = batch[0], (batch[1] if conditional else None)
         return gan_train_step(
             generator, discriminator, run.opt_g, run.opt_d, real, z_dim=run.gan_config.z_dim,
-            config=step_config, labels=y, rng=run.rng, amp=cfg.amp, scaler=run.scaler,
+            config=step_config, labels=y, rng=run.rng, amp=cfg.amp,
         )
 
     result = train_loop(

@@ -24,14 +24,12 @@ from pathlib import Path
 from typing import NamedTuple
 
 import torch
-from torch import nn
 
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..config import profile_sizes
 from ..data.batches import StepBatches
 from ..data.captions import CLASS_WORDS, PAIR_TEMPLATES, compose_pairs, templates_for
 from ..data.images import load_images
-from ..device import amp_dtype, autocast
 from ..distributed import global_shape, local_part, wrap_ddp
 from ..losses.diffusion import diffusion_loss
 from ..models.ldm import LatentDiffusion, frozen_parts
@@ -40,7 +38,7 @@ from ..models.unet import UNet, UNetConfig
 from ..models.vae import KLAutoencoder
 from ..schedules import NoiseSchedule
 from .diffusion import DiffusionRun, check_diffusion_options, ema_unet
-from .loop import grad_norm, loop_options, train_loop
+from .loop import loop_options, mixed_precision, train_loop
 
 CHECKPOINT_KIND = "ldm"
 
@@ -257,15 +255,12 @@ def ldm_train_step(model: UNet, opt: torch.optim.Optimizer, latents: torch.Tenso
                    amp: bool = False) -> dict[str, float]:
     """One step of eq. 3 of Rombach et al.: ``latents`` (B, C, h, w) scaled, ``context`` (B, L, E), ``mask`` (B, L)."""
     device = latents.device
-    with autocast(device, amp and amp_dtype(device) is not None):
+    precision = mixed_precision(opt, device, amp)  # autocast, and loss scaling for fp16 (train/loop.py)
+    with precision.autocast():
         loss = diffusion_loss(model, latents, schedule, prediction=prediction, rng=rng, context=context,
                               context_mask=mask)
     opt.zero_grad(set_to_none=True)
-    loss.backward()
-    norm = grad_norm(model)
-    if max_grad_clip:
-        nn.utils.clip_grad_norm_(model.parameters(), max_grad_clip)
-    opt.step()
+    norm = precision.step(loss, opt, model, max_grad_clip=max_grad_clip)
     values = torch.stack([loss.detach().float(), norm.to(device)]).tolist()
     return {"loss": values[0], "grad_norm": values[1]}
 

@@ -20,9 +20,11 @@ A *run* is any object with ``step`` (int), ``history`` (dict of lists), ``save(p
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -92,6 +94,75 @@ def check_divergence(
         else "No checkpoint was written yet (pass checkpoint_path= to keep your progress)."
     )
     raise DivergenceError(f"Training diverged at step {step}: {what}. {kept} Usual fixes: {fixes}.")
+
+
+class MixedPrecision:
+    """The one mixed-precision path of every family's training step: :meth:`autocast` around the forward pass and
+    the loss, :meth:`step` for backward, gradient norm, clipping and the optimiser step.
+
+    The dtype is :func:`~sdgan_course.device.amp_dtype`'s: bfloat16 from Ampere on, which keeps float32's exponent
+    range and needs no loss scaling; float16 on older GPUs (Colab's T4), whose small gradients underflow to zero, so a
+    ``torch.amp.GradScaler`` multiplies the loss before backward, unscales the gradients before they are measured or
+    clipped, and skips a step whose gradients overflowed (it then lowers the scale: Micikevicius et al. 2018,
+    arXiv:1710.03740). On the CPU and MPS, or with ``enabled=False``, both are plain float32.
+    ``scaler`` replaces the automatic one (a CPU ``GradScaler`` exercises the fp16 path in the tests)."""
+
+    def __init__(self, device: torch.device | str, enabled: bool = True, *, scaler=None):
+        from ..device import amp_dtype
+
+        self.device, self.enabled = torch.device(device), enabled
+        self.dtype = amp_dtype(self.device) if enabled else None
+        if scaler is None and self.dtype == torch.float16:
+            scaler = torch.amp.GradScaler(self.device.type)
+        self.scaler = scaler
+        self.skipped_steps = 0  # fp16 steps the scaler skipped (overflowed gradients)
+
+    def autocast(self):
+        """The autocast context (a no-op where the dtype is ``None``)."""
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.dtype)
+
+    def step(self, loss: torch.Tensor, opt: torch.optim.Optimizer, model: nn.Module, *,
+             max_grad_clip: float | None = None) -> torch.Tensor:
+        """Backward, the (unscaled) gradient norm of ``model``, optional clipping, the optimiser step. Returns the
+        norm; 0 for a step the scaler skipped (its overflow is not a divergence: the scale drops and training goes
+        on; a model that really diverges shows it in its loss)."""
+        if self.scaler is None:
+            loss.backward()
+        else:
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(opt)
+        norm = grad_norm(model)
+        if max_grad_clip:
+            nn.utils.clip_grad_norm_(model.parameters(), max_grad_clip)
+        if self.scaler is None:
+            opt.step()
+            return norm
+        scale = self.scaler.get_scale()
+        self.scaler.step(opt)  # skipped if the gradients overflowed
+        self.scaler.update()
+        if self.scaler.get_scale() < scale:  # the scale drops only after an overflow
+            self.skipped_steps += 1
+            return torch.zeros((), device=norm.device)
+        return norm
+
+    def attach(self, opt: torch.optim.Optimizer) -> MixedPrecision:
+        """Make this the path :func:`mixed_precision` returns for ``opt``."""
+        _PRECISION[opt] = self
+        return self
+
+
+_PRECISION: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def mixed_precision(opt: torch.optim.Optimizer, device: torch.device | str, enabled: bool = True) -> MixedPrecision:
+    """The :class:`MixedPrecision` of optimiser ``opt``: made on first use and kept with it, so its loss scale adapts
+    across steps (a scaler made afresh each step would restart at 65536 every time). What every step function calls."""
+    mp = _PRECISION.get(opt)
+    if mp is None or mp.device != torch.device(device) or mp.enabled != enabled:
+        mp = MixedPrecision(device, enabled).attach(opt)
+    return mp
 
 
 class LoopResult(NamedTuple):
@@ -228,9 +299,11 @@ __all__ = [
     "DivergenceError",
     "EMA",
     "LoopResult",
+    "MixedPrecision",
     "Run",
     "check_divergence",
     "grad_norm",
     "loop_options",
+    "mixed_precision",
     "train_loop",
 ]
