@@ -18,7 +18,7 @@ from ..nn.resnet import ResBlock
 from ..sample.guidance import model_eps_fn
 from ..schedules import NoiseSchedule
 from . import solutions
-from .checks import call, close, expect, given, mistake, passed
+from .checks import as_bool, as_number, call, close, expect, given, mistake, passed
 
 NOTEBOOK = "09_diffusion_from_scratch"
 
@@ -34,9 +34,9 @@ def _column(values: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 def check_noisy_batch(noisy_batch) -> None:
     """Exercise 1: ``noisy_batch(x0, t, schedule, rng) -> (x_t, eps)``, Ho et al. eq. 4, with eps drawn from ``rng``."""
-    hint = ("eps = torch.randn(x0.shape, generator=rng); take alpha_bar_t = schedule.alpha_bar[t] as a (B, 1, 1, 1) "
-            "column (.view(-1, 1, 1, 1)) so it broadcasts over C, H, W; x_t = sqrt(alpha_bar_t) x0 + "
-            "sqrt(1 - alpha_bar_t) eps; return xt, eps.")
+    hint = ("draw the noise from rng (torch.randn takes a generator= argument); schedule.alpha_bar[t] has one value "
+            "per image, shape (B,): reshape it so that it broadcasts over C, H, W; then eq. 4. ex.show(\"ex1\") prints "
+            "our solution.")
     schedule = NoiseSchedule.from_name("cosine", 1000)
     x0 = torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1  # (4, 1, 28, 28) in [-1, 1]
     t = torch.tensor([0, 10, 500, 999])  # (4,)
@@ -47,6 +47,10 @@ def check_noisy_batch(noisy_batch) -> None:
     for name, value in (("x_t", xt), ("eps", eps)):
         expect(tuple(value.shape) == (4, 1, 28, 28), f"{name} has shape {tuple(value.shape)}; for x0 of shape "
                "(4, 1, 28, 28) it should have the same shape.", hint)
+    drawn = torch.randn(x0.shape, generator=torch.Generator().manual_seed(1))  # what rng gives first
+    mistake(torch.equal(xt, drawn) or torch.allclose(eps, schedule.add_noise(x0, xt, t), atol=1e-4),
+            "noisy_batch returns (eps, x_t): the two are swapped. The first value is the noise, the second the noisy "
+            "image.", "return them in the order (x_t, eps).")
     again = call(noisy_batch, x0, t, schedule, torch.Generator().manual_seed(1), name="noisy_batch", hint=hint)
     expect(torch.equal(again[1], eps), "Two calls with the same seeded rng gave different eps: the noise is not drawn "
            "from rng.", "pass the generator: torch.randn(x0.shape, generator=rng).")
@@ -103,8 +107,8 @@ def check_resblock_parameters(resblock_parameters) -> None:
     hint = ("add up: GroupNorm(24) and GroupNorm(48) (a scale and a shift per channel), conv 3x3 24 -> 48 and "
             "48 -> 48 (k*k*C_in*C_out weights + C_out biases), Linear 96 -> 48 for the time embedding, and the 1x1 "
             "skip conv 24 -> 48.")
-    value = given(resblock_parameters, "resblock_parameters", hint)
-    expect(isinstance(value, (int, float)) and float(value) == int(value),
+    value = as_number(resblock_parameters, "resblock_parameters", hint)
+    expect(math.isfinite(value) and value == int(value),
            f"resblock_parameters should be a whole number, got {value!r}.", hint)
     block = ResBlock(24, 48, temb_dim=96)
     expected = count_parameters(block)
@@ -125,36 +129,60 @@ def check_resblock_parameters(resblock_parameters) -> None:
            "convolution: the widest layer dominates.")
 
 
-def check_beta_tilde(my_beta_tilde, small_is_smaller) -> None:
-    """Exercise 4: beta tilde (Ho et al. eq. 7) of the cosine schedule, T = 1000, and whether it is <= beta."""
-    hint = ("alpha_bar = cumprod(1 - betas); alpha_bar_prev = alpha_bar shifted right by one step with a 1 in "
-            "front (torch.cat); beta_tilde = (1 - alpha_bar_prev) / (1 - alpha_bar) * betas, all in float64.")
+def check_beta_tilde(alpha_bar_prev, my_beta_tilde, small_is_smaller) -> None:
+    """Exercise 4: alpha_bar_{t-1} and beta tilde (Ho et al. eq. 7) of the cosine schedule, T = 1000, in float64, and
+    whether beta tilde <= beta at every step."""
+    hint = ("alpha_bar is the running product of 1 - betas (torch.cumprod); alpha_bar_{t-1} is the same sequence "
+            "moved one step later, with a 1 in front (torch.cat); then eq. 7. Keep everything in float64. "
+            "ex.show(\"ex4\") prints our solution.")
+    prev = given(alpha_bar_prev, "alpha_bar_prev", hint)
     tilde = given(my_beta_tilde, "my_beta_tilde", hint)
     given(small_is_smaller, "small_is_smaller", "answer True or False: is beta tilde_t <= beta_t at every step?")
-    schedule = NoiseSchedule.from_name("cosine", 1000)
-    expect(isinstance(tilde, torch.Tensor), f"my_beta_tilde should be a tensor, got {type(tilde).__name__}.", hint)
-    expect(tuple(tilde.shape) == (1000,), f"my_beta_tilde has shape {tuple(tilde.shape)}; one variance per step, "
-           "(T,) = (1000,), is expected.", hint)
-    got, betas = tilde.detach().double().cpu(), schedule.betas.double()
-    expected = schedule.posterior_variance.double()
+    betas = NoiseSchedule.from_name("cosine", 1000).betas.double()  # (T,)
+    alpha_bar = torch.cumprod(1 - betas, 0)  # (T,) in float64
+    expected_prev = torch.cat([torch.ones(1, dtype=torch.float64), alpha_bar[:-1]])  # (T,)
+    expected = (1 - expected_prev) / (1 - alpha_bar) * betas  # (T,) eq. 7 in float64
+    for name, value in (("alpha_bar_prev", prev), ("my_beta_tilde", tilde)):
+        expect(isinstance(value, torch.Tensor), f"{name} should be a tensor, got {type(value).__name__}.", hint)
+        expect(tuple(value.shape) == (1000,), f"{name} has shape {tuple(value.shape)}; one value per step, "
+               "(T,) = (1000,), is expected.", hint)
+    # alpha_bar_{t-1} first: the usual slips are not shifting it, shifting it round (torch.roll), or float32
+    got_prev = prev.detach().double().cpu()
+    mistake(torch.allclose(got_prev, alpha_bar, rtol=1e-6, atol=0),
+            "alpha_bar_prev equals alpha_bar_t: it is not shifted by one step.",
+            "alpha_bar_{t-1} at step t is alpha_bar at step t - 1: alpha_bar[:-1], with a 1 put in front.")
+    mistake(abs(got_prev[0].item() - 1) > 1e-12, f"alpha_bar_prev[0] is {got_prev[0].item():.6g}; before the first "
+            "step nothing has been noised, so alpha_bar_{t-1} = 1 there.",
+            "put a 1 in front of alpha_bar[:-1] (torch.roll would bring the last value, alpha_bar_{T-1}, round).")
+    close(got_prev, expected_prev, "alpha_bar_prev", hint, rtol=1e-6, atol=1e-12, what="alpha_bar_{t-1}")
+    got = tilde.detach().double().cpu()
+    expect(bool(torch.isfinite(got).all()), "my_beta_tilde has NaN or infinite entries.", hint)
     mistake(torch.allclose(got, betas, rtol=1e-6), "my_beta_tilde equals beta_t: the factor "
             "(1 - alpha_bar_{t-1}) / (1 - alpha_bar_t) came out as 1.",
-            "alpha_bar_{t-1} is alpha_bar shifted by one step: torch.cat([ones(1), alpha_bar[:-1]]).")
+            "use the shifted alpha_bar_prev in the numerator and alpha_bar_t in the denominator.")
     mistake(abs(got[0].item()) > 1e-12, f"my_beta_tilde[0] is {got[0].item():.3g}; at the first step nothing comes "
             "before, alpha_bar_{t-1} = 1, so beta tilde is 0 there.",
-            "put a 1 in front of alpha_bar[:-1] (not alpha_bar[-1], as torch.roll would).")
-    close_loose = torch.allclose(got[1:], expected[1:], rtol=1e-2)
-    mistake(close_loose and not torch.allclose(got[1:], expected[1:], rtol=1e-5),
-            "my_beta_tilde is right to about 3 digits only: float32 loses the digits of 1 - alpha_bar_t at the "
-            "first steps, where alpha_bar_t is 0.99996.", "compute from cosine.betas.double(), in float64.")
-    close(got, expected, "my_beta_tilde", hint, rtol=1e-5, atol=1e-12, what="beta tilde of eq. 7")
+            "compute it from alpha_bar_prev, whose first entry is 1.")
+    # float32 is wrong in the 4th digit at t = 1 (relative 3.5e-4), so this branch must fire before the final check,
+    # with the same tolerance as that check
+    relative = ((got[1:] - expected[1:]).abs() / expected[1:]).max().item()  # beta tilde > 0 for t >= 1
+    worst = int(((got[1:] - expected[1:]).abs() / expected[1:]).argmax()) + 1
+    right = torch.allclose(got, expected, rtol=1e-7, atol=1e-15)
+    digits = max(int(-math.log10(max(relative, 1e-300))), 1)
+    mistake(not right and relative < 1e-2,
+            f"my_beta_tilde is right to about {digits} digits only (relative error "
+            f"{relative:.1e} at t = {worst}): float32 loses the digits of 1 - alpha_bar_t at the first steps, where "
+            f"alpha_bar_t = {alpha_bar[0].item():.6f}.",
+            "start from cosine.betas.double() and keep every step (cumprod, the shift, eq. 7) in float64; "
+            "cosine.alpha_bar is float32.")
+    close(got, expected, "my_beta_tilde", hint, rtol=1e-7, atol=1e-15, what="beta tilde of eq. 7")
     truth = bool((expected <= betas * (1 + 1e-9)).all())
-    expect(isinstance(small_is_smaller, bool), f"small_is_smaller should be True or False, got {small_is_smaller!r}.",
-           "answer with a bool.")
-    mistake(small_is_smaller != truth, f"small_is_smaller = {small_is_smaller} is not right.",
+    answer = as_bool(small_is_smaller, "small_is_smaller", "answer True or False: is beta tilde_t <= beta_t at every "
+                     "step?")
+    mistake(answer != truth, f"small_is_smaller = {answer} is not right.",
             "look at the factor (1 - alpha_bar_{t-1}) / (1 - alpha_bar_t): alpha_bar only falls with t, so is the "
             "factor above or below 1?")
-    ratio = (got[1:] / betas[1:]).double()
+    ratio = got[1:] / betas[1:]
     passed(f"Beta tilde <= beta at every step ('small' and 'large' are the right names); the ratio beta tilde / "
            f"beta goes from {ratio[0].item():.2f} at t = 1 to {ratio[-1].item():.3f} at t = T-1: they differ in the "
            "first steps.")
@@ -163,12 +191,12 @@ def check_beta_tilde(my_beta_tilde, small_is_smaller) -> None:
 def check_label_helps(mse_label, mse_null, model, schedule, prediction, test) -> None:
     """Exercise 5: the error of x0_hat at t = 600 with the true labels and with the null label (first 8 test images,
     noise from ``torch.Generator().manual_seed(0)``, x0_hat clipped to [-1, 1])."""
-    hint = ("eps_fn = model_eps_fn(model, labels=..., schedule=schedule, prediction=prediction); x_t = "
-            "schedule.add_noise(x_probe, noise_probe, t_probe); x0_hat = schedule.predict_x0(x_t, t_probe, "
-            "eps_fn(x_t, t_probe)).clamp(-1, 1); F.mse_loss(x0_hat, x_probe).item(); once with y_probe and once "
-            "with torch.full_like(y_probe, model.config.null_label).")
-    with_label = float(given(mse_label, "mse_label", hint))
-    with_null = float(given(mse_null, "mse_null", hint))
+    hint = ("three steps, twice: noise x_probe to t_probe with noise_probe (eq. 4); get the model's noise estimate "
+            "with model_eps_fn for a tensor of labels (y_probe, then a tensor filled with model.config.null_label); "
+            "turn it into x0_hat (schedule.predict_x0), clip it, and compare with x_probe (F.mse_loss). "
+            "ex.show(\"ex5\") prints our solution.")
+    with_label = as_number(mse_label, "mse_label", hint)
+    with_null = as_number(mse_null, "mse_null", hint)
     device = next(model.parameters()).device
     x0, y = test.images[:8].to(device), test.labels[:8].to(device)  # (8, 1, 28, 28), (8,)
     t = torch.full((8,), 600, device=device)  # (8,)
