@@ -15,8 +15,9 @@ from ..losses.clip import clip_loss
 from ..nn.attention import SpatialAttention
 from ..sample.dpm_solver import dpm_solver_sample
 from ..sample.ldm import SPACING
+from ..schedules import sampling_timesteps
 from . import solutions
-from .checks import call, close, expect, given, mistake, passed
+from .checks import as_number, call, close, expect, mistake, passed
 
 NOTEBOOK = "11_stable_diffusion_in_miniature"
 
@@ -38,9 +39,10 @@ def _masked_attention(q, k, v, mask, *, scale=True, use_mask=True, dim=-1):
 
 def check_attention(attention) -> None:
     """Exercise 1: multi-head scaled dot-product attention with a padding mask, inside the library's layer."""
-    hint = ("scores = q @ k.transpose(-1, -2) / sqrt(d), shape (B, heads, N, L); give the padding positions (mask "
-            "False) a score of -inf with scores.masked_fill(~mask[:, None, None, :], float('-inf')); softmax over "
-            "the last axis (the tokens), then multiply by v.")
+    hint = ("score every query against every key (a matrix product, (B, heads, N, L)) and divide by sqrt(d), "
+            "d = q.shape[-1]; padding (mask False) must get weight 0 after the softmax, so its score must be -inf "
+            "before it; the softmax runs over the tokens, and the weights average the values. ex.show('ex1') "
+            "prints our solution.")
     rng = torch.Generator().manual_seed(0)
     layer = SpatialAttention(16, num_heads=2, context_dim=12, groups=4)  # C = 16, 2 heads of d = 8
     with torch.no_grad():
@@ -78,33 +80,42 @@ def check_attention(attention) -> None:
 
 def check_unchanged_tokens(unchanged_tokens, ldm) -> None:
     """Exercise 2: how many real token embeddings stay the same when the first item of a prompt changes."""
-    hint = ("compare both.tokens[0] and both.tokens[1] position by position: the largest absolute difference over the "
-            "embedding (.amax(-1)), kept at the real tokens (both.mask[0]); count the positions below 1e-5.")
-    value = given(unchanged_tokens, "unchanged_tokens", hint)
+    hint = ("compare the two prompts' embeddings position by position: one number per position (the largest absolute "
+            "difference over the embedding), only at the real tokens (the mask), then count the positions below "
+            "1e-5. A sum of a boolean tensor is fine. ex.show('ex2') prints our solution.")
+    value = as_number(unchanged_tokens, "unchanged_tokens", hint)  # 2, 2.0, tensor(2) and numpy's 2 all count
     context = ldm.encode_prompts(["a sneaker to the left of a bag", "a coat to the left of a bag"])
     real = context.mask[0]  # (L,) <start>, 8 words, <end>
     same = (context.tokens[0] - context.tokens[1]).abs().amax(-1)[real] < 1e-5  # (10,)
     expected, total = int(same.sum()), int(real.sum())
-    expect(isinstance(value, (int, float)) and float(value).is_integer(),
-           f"unchanged_tokens should be a whole number of positions, got {value!r}.", hint)
+    expect(value.is_integer(), f"unchanged_tokens should be a whole number of positions, got {value:g}.", hint)
+    value = int(value)
     mistake(value == 0, "unchanged_tokens = 0 says every token sees the whole sentence, as in a bidirectional "
             "encoder (BERT).", "CLIP's text encoder is causal: position i attends only to positions 0..i.")
     mistake(value == total - 1, f"unchanged_tokens = {value} says only the changed word's vector changes, as if each "
             "token were embedded on its own.", "the transformer mixes the tokens: every position after the changed "
             "word attends to it.")
+    mistake(value == len(same) - expected and value != expected, f"unchanged_tokens = {value} counts the positions "
+            "that *changed*.", "count the positions whose largest difference is below 1e-5, not above it.")
     expect(value == expected, f"unchanged_tokens = {value}; that is not what the encoder gives.", hint)
     passed(f"{expected} of the {total} real tokens (<start> and 'a') are the same: a causal encoder's token knows only "
            "the words before it, so 'sneaker' cannot know that it goes to the left; the tokens after 'left of' can.")
 
 
+SDEDIT_STEPS, SDEDIT_STRENGTH = 20, 0.63  # exercise 3: 20 x 0.63 = 12.6, where truncating and rounding differ
+
+
 def check_sdedit_start(steps_run, t_start, schedule) -> None:
-    """Exercise 3: SDEdit with 20 DPM-Solver++ steps and strength 0.6: how many steps run, from which timestep."""
-    hint = ("20 trailing timesteps are 999, 949, ..., 49; strength 0.6 runs the last int(20 x 0.6) of them, so "
-            "the first 20 - int(20 x 0.6) are skipped and the sampler starts at the first timestep not skipped.")
-    given(steps_run, "steps_run", hint)
-    given(t_start, "t_start", hint)
-    steps, strength = 20, 0.6
-    skip = steps - max(1, int(steps * strength))  # as generate_ldm (and diffusers)
+    """Exercise 3: SDEdit with 20 DPM-Solver++ steps and strength 0.63: how many steps run, from which timestep."""
+    hint = ("strength is the share of the 20 steps that run, truncated to a whole number as the library does "
+            "(section 8); the steps skipped are the first ones, so the sampler starts at the first timestep that is "
+            "not skipped. ex.show('ex3') prints our solution.")
+    steps_run = as_number(steps_run, "steps_run", hint)
+    t_start = as_number(t_start, "t_start", hint)
+    steps, strength = SDEDIT_STEPS, SDEDIT_STRENGTH
+    run = max(1, int(steps * strength))  # as generate_ldm (and diffusers): truncated
+    skip = steps - run
+    timesteps = [int(t) for t in sampling_timesteps(steps, schedule.num_steps, spacing=SPACING)]  # 999, 949, ...
     visited = []
 
     def eps_fn(z, t):  # records the timesteps the sampler visits
@@ -114,18 +125,26 @@ def check_sdedit_start(steps_run, t_start, schedule) -> None:
     start = torch.zeros(1, 4, 7, 7)  # (1, C, h, w) a stand-in for the noised latent
     dpm_solver_sample(eps_fn, (1, 4, 7, 7), schedule, num_steps=steps, spacing=SPACING, clip_x0=False,
                       clamp_output=False, x_start=start, start_step=skip)
-    mistake(steps_run == skip, f"steps_run = {steps_run} is the number of steps *skipped*.",
-            "strength is the share of the steps that run: 0.6 of 20.")
+    rounded = round(steps * strength)  # 13: what round() gives where the library truncates
+    mistake(steps_run == rounded and rounded != run,
+            f"steps_run = {steps_run:g} rounds {steps} x {strength:g} = {steps * strength:g}; the library truncates.",
+            f"the library runs int(steps x strength) steps, as diffusers does: int({steps * strength:g}) = {run}.")
+    mistake(steps_run == skip, f"steps_run = {steps_run:g} is the number of steps *skipped*.",
+            f"strength is the share of the steps that run: {strength:g} of {steps}.")
     close(steps_run, len(visited), "steps_run", hint, rtol=0, atol=0, what="the number of sampler steps that run")
     mistake(t_start == round(strength * schedule.num_steps),
-            f"t_start = {t_start} is strength x T; the trailing timesteps end one below each multiple of T / steps.",
-            "trailing spacing visits round(T - k T / S) - 1: 999, 949, ...; count 8 steps down from 999.")
-    mistake(t_start == round((1 - strength) * schedule.num_steps) - 1,
-            f"t_start = {t_start} is the noise level of strength 0.4: the steps were counted from the wrong end.",
-            "a larger strength starts at a *higher* noise level (strength 1 starts from pure noise, t = 999).")
+            f"t_start = {t_start:g} is strength x T; the sampler starts at one of its own timesteps.",
+            f"the {steps} trailing timesteps are 999, 949, ..., 49; skip the first {skip} of them.")
+    mistake(t_start == timesteps[skip - 1], f"t_start = {t_start:g} is the last timestep *skipped*, one step too "
+            "early.", f"skip the first {skip} timesteps and start at the next one: index {skip}.")
+    mistake(t_start == timesteps[run] and run != skip, f"t_start = {t_start:g} is the timestep at index steps_run: "
+            "the steps were counted from the wrong end.",
+            "a larger strength starts at a *higher* noise level (strength 1 starts from pure noise, t = 999): "
+            "the index to start at is the number of steps skipped.")
     close(t_start, visited[0], "t_start", hint, rtol=0, atol=0, what="the first timestep the sampler visits")
     passed(f"{len(visited)} steps from t = {visited[0]}: the input's latent is noised to timestep {visited[0]} of "
-           f"{schedule.num_steps - 1}, and the last {len(visited)} of the 20 steps denoise it with the new prompt.")
+           f"{schedule.num_steps - 1}, and the last {len(visited)} of the {steps} steps denoise it with the new "
+           f"prompt (round({steps} x {strength:g}) would have run {rounded}).")
 
 
 def attention_weights_at_sd_scale() -> tuple[int, int]:
@@ -144,10 +163,10 @@ def attention_weights_at_sd_scale() -> tuple[int, int]:
 
 def check_attention_weights(cross_weights, self_weights) -> None:
     """Exercise 4: attention weights per image of one cross- and one self-attention layer at SD v1's 64 x 64 level."""
-    hint = ("a layer computes one softmax weight per head, per query and per key: heads x N x L for cross-attention "
-            "(queries: the N = 64 x 64 latent pixels, keys: the 77 tokens) and heads x N x N for self-attention.")
-    given(cross_weights, "cross_weights", hint)
-    given(self_weights, "self_weights", hint)
+    hint = ("a layer computes one softmax weight per head, per query and per key; in cross-attention the queries "
+            "are the latent pixels and the keys the tokens, in self-attention both are the pixels.")
+    cross_weights = as_number(cross_weights, "cross_weights", hint)
+    self_weights = as_number(self_weights, "self_weights", hint)
     cross, self_ = attention_weights_at_sd_scale()
     heads, pixels, tokens = 8, 64 * 64, 77
     mistake(_isclose(cross_weights, cross / heads) or _isclose(self_weights, self_ / heads),
@@ -173,9 +192,9 @@ def _isclose(a, b) -> bool:
 
 def check_clip_loss(clip_loss_by_hand) -> None:
     """Exercise 5: CLIP's symmetric contrastive loss from a similarity matrix and the logit scale."""
-    hint = ("multiply the cosines by scale to get logits; the right answer of row i (image i) is column i, and of "
-            "column i is row i: F.cross_entropy of the logits and of their transpose against torch.arange(B), then "
-            "the mean of the two.")
+    hint = ("the logits are the cosines times scale; each row (an image) is a classification over the captions whose "
+            "right answer is on the diagonal, and so is each column (a caption) over the images: two cross-entropies, "
+            "then their mean. ex.show('ex5') prints our solution.")
     rng = torch.Generator().manual_seed(0)
     image_emb, text_emb = torch.randn(4, 8, generator=rng), torch.randn(4, 8, generator=rng)  # (B, D) each
     text_emb = text_emb + 1.5 * image_emb  # matching pairs a little alike
@@ -183,9 +202,7 @@ def check_clip_loss(clip_loss_by_hand) -> None:
     similarity = F.normalize(image_emb, dim=-1) @ F.normalize(text_emb, dim=-1).T  # (B, B) cosines
     scale = float(log_scale.exp())
     got = call(clip_loss_by_hand, similarity.clone(), scale, name="clip_loss_by_hand", hint=hint)
-    expect(isinstance(got, torch.Tensor) and got.numel() == 1 or isinstance(got, float),
-           "clip_loss_by_hand should return one number (a 0-d tensor or a float).", hint)
-    value = float(got)
+    value = as_number(got, "clip_loss_by_hand(similarity, scale)", hint)  # a 0-d tensor, a float or numpy's float
     expected = float(clip_loss(image_emb, text_emb, log_scale).loss)
     labels = torch.arange(4)
     rows = float(F.cross_entropy(scale * similarity, labels))

@@ -16,7 +16,7 @@ from ..sample.dpm_solver import dpm_solver_sample
 from ..sample.ldm import SPACING, prompt_guidance
 from ..schedules import NoiseSchedule
 from . import solutions
-from .checks import ExerciseError, call, expect, given, mistake, passed
+from .checks import as_bool, as_number, call, expect, given, mistake, passed
 
 NOTEBOOK = "12_gans_vs_diffusion"
 TRILEMMA = {"fid": "min", "recall": "max", "seconds_per_image": "min"}  # quality, coverage, speed
@@ -56,13 +56,18 @@ def check_nfe_per_image(nfe_per_image) -> None:
     hint = ("a step with guidance needs two estimates (prompt and negative prompt, batched into one call of twice "
             "the batch); at scale 1 (the conditional model alone) or 0 (the negative one alone) one is enough.")
     cases = [(20, 3.0), (20, 1.0), (10, 0.0), (5, 7.5)]
-    got = [call(nfe_per_image, steps, guidance, name="nfe_per_image", hint=hint) for steps, guidance in cases]
+    got = [as_number(call(nfe_per_image, steps, guidance, name="nfe_per_image", hint=hint),
+                     f"nfe_per_image({steps}, {guidance:g})", hint) for steps, guidance in cases]  # tensors count
+    wrong_type = [f"nfe_per_image({s}, {g:g}) = {n:g}" for (s, g), n in zip(cases, got, strict=True)
+                  if not n.is_integer()]
+    expect(not wrong_type, "a count of network evaluations is a whole number: " + "; ".join(wrong_type) + ".", hint)
+    got = [int(n) for n in got]
     expected = [counted_nfe(steps, guidance) for steps, guidance in cases]
     mistake(got == [2 * s for s, _ in cases], "nfe_per_image doubles every step, also at guidance 1 and 0.",
             "at scale 1 the guided estimate *is* the conditional one: the library makes one call a step.")
     mistake(got == [s for s, _ in cases], "nfe_per_image counts one evaluation per step, also with guidance.",
             "guidance mixes two estimates, eps(prompt) and eps(negative): two evaluations a step.")
-    wrong = [f"{s} steps at guidance {g:g}: {n!r}" for (s, g), n, e in zip(cases, got, expected, strict=True)
+    wrong = [f"{s} steps at guidance {g:g}: {n}" for (s, g), n, e in zip(cases, got, expected, strict=True)
              if n != e]
     expect(not wrong, "nfe_per_image is wrong for " + "; ".join(wrong) + " (the library's sampler was counted).",
            hint)
@@ -77,8 +82,7 @@ def check_pareto_front(on_front) -> None:
     answer = given(on_front, "on_front", hint)
     expect(isinstance(answer, dict) and set(answer) == {"A", "B", "C"},
            "on_front should be a dict with the keys 'A', 'B' and 'C', each True or False.", hint)
-    expect(all(isinstance(v, bool) for v in answer.values()), "every value of on_front should be True or False.",
-           hint)
+    answer = {name: as_bool(v, f"on_front[{name!r}]", hint) for name, v in answer.items()}  # numpy/torch bools count
     expected = dict(zip("ABC", pareto_front(list(ROWS_ABC), TRILEMMA), strict=True))
     mistake(answer["C"] and not expected["C"], "on_front says C is on the front, but another model beats it on all "
             "three axes.", "compare C with B: B has the lower FID, the higher recall and the shorter time.")
@@ -93,13 +97,10 @@ def check_pareto_front(on_front) -> None:
 
 def check_speed_ratio(speed_ratio, live_rows) -> None:
     """Exercise 3: how many images the fastest measured model draws in the time the slowest draws one."""
-    hint = ("take seconds_per_image of every row of LIVE_ROWS; the ratio is the slowest's seconds divided by the "
-            "fastest's (a number above 1).")
-    given(speed_ratio, "speed_ratio", hint)
-    try:
-        value = float(speed_ratio)
-    except (TypeError, ValueError):
-        raise ExerciseError(f"`speed_ratio` should be a number, got {type(speed_ratio).__name__}.", hint) from None
+    hint = ("take seconds_per_image of every row of LIVE_ROWS and compare the slowest model with the fastest: how "
+            "many of the fast one's images fit into the time of one of the slow one's? ex.show('ex3') prints our "
+            "solution.")
+    value = as_number(speed_ratio, "speed_ratio", hint)  # a float, a 0-d tensor or a numpy number
     rows = list(live_rows)
     if not rows:
         passed("No shipped model was measured here, so there is no ratio to check.")
