@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from types import SimpleNamespace
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -20,7 +21,7 @@ from ..sample.diffusion import generate_diffusion
 from ..sample.guidance import guided_eps, model_eps_fn
 from ..schedules import NoiseSchedule, sampling_timesteps
 from . import solutions
-from .checks import call, close, expect, given, mistake, passed
+from .checks import as_number, call, close, expect, given, mistake, passed
 
 NOTEBOOK = "10_faster_and_steerable_sampling"
 
@@ -33,8 +34,9 @@ def show(exercise: str) -> None:
 def check_ddim_step_eta0(ddim_step_eta0) -> None:
     """Exercise 1: ``ddim_step_eta0(eps, xt, t, s, schedule)``, Song et al. eq. 12 with sigma = 0, s = -1 the clean
     image; compared with the library's ``ddim_step(..., eta=0, clip_x0=False)``."""
-    hint = ("x0_hat = (x_t - sqrt(1 - ab_t) eps) / sqrt(ab_t), then x_s = sqrt(ab_s) x0_hat + sqrt(1 - ab_s) eps, "
-            "with ab_t = schedule.alpha_bar[t] and ab_s = schedule.alpha_bar[s] if s >= 0, else 1 (the clean image).")
+    hint = ("eq. 12 with sigma = 0 has two terms: sqrt(ab_s) times the predicted clean image x0_hat (the first "
+            "underbrace), and the term pointing back towards x_t. Read ab_t and ab_s from schedule.alpha_bar; s = -1 "
+            "is the clean image, whose alpha_bar is 1. ex.show(\"ex1\") prints our solution.")
     schedule = NoiseSchedule.from_name("linear", 1000)
     rng = torch.Generator().manual_seed(0)
     x0 = torch.rand(3, 1, 28, 28, generator=rng) * 2 - 1  # (3, 1, 28, 28)
@@ -75,9 +77,10 @@ def check_ddim_step_eta0(ddim_step_eta0) -> None:
 
 def check_respaced_variance(sigma2_respaced, schedule) -> None:
     """Exercise 2: sigma^2 at eta = 1 (Song et al. eq. 16) for the respaced step 699 -> 679 of ``schedule``."""
-    hint = ("eq. 16 squared with eta = 1: sigma^2 = (1 - ab_s) / (1 - ab_t) * (1 - ab_t / ab_s), with "
-            "ab_t = alpha_bar[699] and ab_s = alpha_bar[679].")
-    value = float(given(sigma2_respaced, "sigma2_respaced", hint))
+    hint = ("square eq. 16 with eta = 1. The step leaves t = 699 and reaches s = 679: read alpha_bar_t and "
+            "alpha_bar_s from SCHEDULE.alpha_bar, and .item() makes a tensor a number. ex.show(\"ex2\") prints our "
+            "solution.")
+    value = as_number(sigma2_respaced, "sigma2_respaced", hint)
     ab = schedule.alpha_bar.double()
     ab_t, ab_s = ab[699], ab[679]
     expected = ((1 - ab_s) / (1 - ab_t) * (1 - ab_t / ab_s)).item()
@@ -102,7 +105,7 @@ def check_respaced_variance(sigma2_respaced, schedule) -> None:
 
 def _int_list(value, name: str, hint: str) -> list:
     value = given(value, name, hint)
-    if isinstance(value, torch.Tensor):
+    if isinstance(value, (torch.Tensor, np.ndarray)):
         value = value.tolist()
     expect(isinstance(value, (list, tuple)), f"`{name}` should be a list of timesteps, got {type(value).__name__}.",
            hint)
@@ -133,6 +136,9 @@ def check_spacing(leading_8, trailing_8) -> None:
             "subtract 1: round(T - k T / S) - 1.")
     mistake(lead == [t + 125 for t in want_lead], "leading_8 starts at 1000 and never reaches 0.",
             "k runs from S-1 = 7 down to 0: the first timestep is 7 x 125, the last 0.")
+    mistake(lead == [t + 1 for t in want_lead], "leading_8 is leading spacing with steps_offset = 1, as Stable "
+            "Diffusion 1.x's scheduler configs set it (876, ..., 1).",
+            "the library's leading spacing, the table's k T / S, has no offset: it ends at 0.")
     expect(lead == want_lead, f"leading_8 = {lead} is not the leading spacing.", hint)
     expect(trail == want_trail, f"trailing_8 = {trail} is not the trailing spacing.", hint)
     passed(f"Leading starts at {lead[0]} and never gives the network the pure noise of t = 999 that the sampler "
@@ -166,8 +172,8 @@ def check_guided_nfe(nfe_guided, nfe_unconditional) -> None:
     (measured here by counting what a stand-in network is shown)."""
     hint = ("one evaluation per image per step for the estimate the step needs; eq. 6 needs eps(x_t, y) and "
             "eps(x_t, null) unless one of its two terms drops out.")
-    guided = float(given(nfe_guided, "nfe_guided", hint))
-    unconditional = float(given(nfe_unconditional, "nfe_unconditional", hint))
+    guided = as_number(nfe_guided, "nfe_guided", hint)
+    unconditional = as_number(nfe_unconditional, "nfe_unconditional", hint)
     want_guided, want_unconditional = _nfe_per_image(2.0), _nfe_per_image(0.0)
     mistake(guided == 15, "nfe_guided = 15 counts one evaluation per step.",
             "at s = 2 each step needs both the conditional and the unconditional estimate (the library runs them "
@@ -187,8 +193,8 @@ def check_guidance_notation(scale_for_w, w_for_unconditional) -> None:
     model (checked numerically with ``guided_eps``)."""
     hint = ("the paper: (1 + w) eps_c - w eps_u; the library: eps_u + s (eps_c - eps_u) = s eps_c + (1 - s) eps_u. "
             "Match the coefficients of eps_c.")
-    s = float(given(scale_for_w, "scale_for_w", hint))
-    w = float(given(w_for_unconditional, "w_for_unconditional", hint))
+    s = as_number(scale_for_w, "scale_for_w", hint)
+    w = as_number(w_for_unconditional, "w_for_unconditional", hint)
     rng = torch.Generator().manual_seed(0)
     eps_c, eps_u = torch.randn(16, generator=rng), torch.randn(16, generator=rng)  # (16,) two estimates
     mistake(math.isclose(s, 0.3), "scale_for_w = 0.3 is the paper's w itself.",
@@ -208,11 +214,11 @@ def check_guidance_notation(scale_for_w, w_for_unconditional) -> None:
 def check_guided_guess(p_class_s1, p_class_s3, model, schedule, prediction, classifier) -> None:
     """Exercise 6: the classifier's mean probability of the requested class (0..7) for the network's first guess of
     x0 at t = 700 from seeded pure noise, at guidance scale 1 and 3."""
-    hint = ("eps_fn = classifier_free_guidance(MODEL, y_ask, scale=s, null_label=..., schedule=..., prediction=...); "
-            "x0_hat = schedule.predict_x0(x_noise, t_700, eps_fn(x_noise, t_700)).clamp(-1, 1); "
-            "metrics.extract_features(x0_hat, CLF).probs[torch.arange(8), y_ask].mean().item().")
-    p1 = float(given(p_class_s1, "p_class_s1", hint))
-    p3 = float(given(p_class_s3, "p_class_s3", hint))
+    hint = ("for each scale: the guided noise estimate of classifier_free_guidance (section 7) at x_noise and t_700, "
+            "x0_hat from SCHEDULE.predict_x0 clipped to [-1, 1], the classifier's probabilities of x0_hat, and the "
+            "mean of each image's probability of its own requested class. ex.show(\"ex6\") prints our solution.")
+    p1 = as_number(p_class_s1, "p_class_s1", hint)
+    p3 = as_number(p_class_s3, "p_class_s3", hint)
     device = next(model.parameters()).device
     y = torch.arange(8, device=device)  # (8,) the classes 0..7
     x = torch.randn(8, model.config.in_channels, 28, 28, generator=torch.Generator().manual_seed(0)).to(device)
@@ -238,6 +244,9 @@ def check_guided_guess(p_class_s1, p_class_s3, model, schedule, prediction, clas
             or (near(p3, accuracy[3.0]) and not near(p3, expected[3.0])),
             "that is the fraction of guesses the classifier names correctly, not its mean probability.",
             "average the probability of the requested class: probs[torch.arange(8), y_ask].mean().")
+    mistake(near(p3, expected[1.0]) and not near(expected[1.0], expected[3.0]),
+            "p_class_s3 is the probability at scale 1: the guidance scale 3 did not reach the noise estimate.",
+            "build a second eps_fn with classifier_free_guidance(..., scale=3.0, ...) and use it for p_class_s3.")
     close(p1, expected[1.0], "p_class_s1", hint, rtol=1e-3, what="the mean probability at scale 1")
     close(p3, expected[3.0], "p_class_s3", hint, rtol=1e-3, what="the mean probability at scale 3")
     if p3 > p1:

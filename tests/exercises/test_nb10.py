@@ -1,5 +1,6 @@
 """Notebook 10's exercise checks: the right answer passes, a blank gets the hint, each known mistake its message."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -37,8 +38,9 @@ def clean_is_one(schedule, s):
 def test_ddim_step_eta0(capsys):
     ex.check_ddim_step_eta0(ddim_step_with(clean_is_one, lambda ab_t, ab_s: (1 - ab_s).sqrt()))
     assert capsys.readouterr().out.startswith("Correct. Eq. 12")
-    with fails(r"not a function yet(.|\n)*Hint: x0_hat ="):
+    with fails(r"not a function yet(.|\n)*Hint: eq. 12 with sigma = 0") as blank:
         ex.check_ddim_step_eta0(...)
+    assert "sqrt(1 - ab_s) eps" not in str(blank.value)  # the blank's hint points the way; show() has the answer
     with fails(r"alpha_bar\[-1\]"):
         ex.check_ddim_step_eta0(ddim_step_with(lambda sch, s: sch.alpha_bar[s], lambda ab_t, ab_s: (1 - ab_s).sqrt()))
     with fails("pointing back towards x_t is missing"):
@@ -63,8 +65,13 @@ def test_respaced_variance(capsys):
     right = ((1 - ab[679]) / (1 - ab[699]) * (1 - ab[699] / ab[679])).item()
     ex.check_respaced_variance(right, LINEAR)
     assert capsys.readouterr().out.startswith("Correct. sigma^2")
-    with fails(r"still `\.\.\.`(.|\n)*Hint: eq. 16 squared"):
+    with fails(r"still `\.\.\.`(.|\n)*Hint: square eq. 16") as blank:
         ex.check_respaced_variance(..., ...)
+    assert "(1 - ab_s) / (1 - ab_t)" not in str(blank.value)
+    ex.check_respaced_variance(torch.tensor(right), LINEAR)  # a 0-d tensor and a numpy scalar are numbers too
+    ex.check_respaced_variance(np.float32(right), LINEAR)
+    with fails("should be a number, got str"):
+        ex.check_respaced_variance("sigma", LINEAR)
     with fails("is sigma, not sigma"):
         ex.check_respaced_variance(right**0.5, LINEAR)
     with fails("single step 699 -> 698"):
@@ -84,6 +91,7 @@ def test_spacing(capsys):
     ex.check_spacing(lead, trail)
     assert "trailing starts at 999" in capsys.readouterr().out
     ex.check_spacing(torch.tensor(lead), tuple(trail))  # a tensor or a tuple is fine too
+    ex.check_spacing(np.array(lead), np.array(trail))  # and a numpy array
     with fails(r"`leading_8` is still(.|\n)*Hint: with T = 1000"):
         ex.check_spacing(..., ...)
     with fails("swapped"):
@@ -94,6 +102,8 @@ def test_spacing(capsys):
         ex.check_spacing(lead, [t + 1 for t in trail])
     with fails("never reaches 0"):
         ex.check_spacing([t + 125 for t in lead], trail)
+    with fails("steps_offset = 1"):  # Stable Diffusion 1.x's leading timesteps: 876, ..., 1
+        ex.check_spacing([t + 1 for t in lead], trail)
     with fails("has 7 timesteps"):
         ex.check_spacing(lead[:-1], trail)
     with fails("whole timesteps"):
@@ -114,6 +124,9 @@ def test_guided_nfe(capsys):
         ex.check_guided_nfe(30, 30)
     with fails("that is not the evaluations per image at s = 2"):
         ex.check_guided_nfe(31, 15)
+    ex.check_guided_nfe(torch.tensor(30), np.int64(15))  # numbers of any kind
+    with fails("should be a number, got list"):
+        ex.check_guided_nfe([30], 15)
 
 
 # ---------------------------------------------------------------- exercise 5: two notations of guidance
@@ -132,6 +145,7 @@ def test_guidance_notation(capsys):
         ex.check_guidance_notation(1.3, 0.0)
     with fails("not the unconditional estimate"):
         ex.check_guidance_notation(1.3, 1.0)
+    ex.check_guidance_notation(torch.tensor(1.3), np.float64(-1.0))
 
 
 # ---------------------------------------------------------------- exercise 6: guidance from the first step
@@ -167,8 +181,9 @@ def test_guided_guess(tiny_models, capsys):
     p1, p3 = guided_guess(net, classifier)
     ex.check_guided_guess(p1, p3, net, LINEAR, "eps", classifier)
     assert capsys.readouterr().out.startswith("Correct.")
-    with fails(r"`p_class_s1` is still(.|\n)*Hint: eps_fn = classifier_free_guidance"):
+    with fails(r"`p_class_s1` is still(.|\n)*Hint: for each scale") as blank:
         ex.check_guided_guess(..., ..., ..., ..., ..., ...)
+    assert "extract_features(x0_hat" not in str(blank.value)  # the code only through ex.show("ex6")
     with fails("swapped"):
         ex.check_guided_guess(p3, p1, net, LINEAR, "eps", classifier)
     a1, _ = guided_guess(net, classifier, statistic="accuracy")
@@ -177,3 +192,6 @@ def test_guided_guess(tiny_models, capsys):
         ex.check_guided_guess(a1, p3, net, LINEAR, "eps", classifier)
     with fails("that is not the mean probability at scale 3"):
         ex.check_guided_guess(p1, p3 + 0.1, net, LINEAR, "eps", classifier)
+    with fails("guidance scale 3 did not reach"):
+        ex.check_guided_guess(p1, p1, net, LINEAR, "eps", classifier)
+    ex.check_guided_guess(torch.tensor(p1), np.float32(p3), net, LINEAR, "eps", classifier)
