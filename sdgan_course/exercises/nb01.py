@@ -18,7 +18,7 @@ from ..losses.gan import discriminator_loss
 from ..models.gan import sample_noise
 from ..models.toy import ToyDiscriminator, ToyGenerator
 from . import solutions
-from .checks import call, close, expect, given, mistake, passed
+from .checks import as_number, call, close, expect, given, mistake, passed
 
 NOTEBOOK = "01_the_landscape"
 SD_FACTOR, SD_LATENT_CHANNELS, IMAGE_CHANNELS = 8, 4, 3  # Stable Diffusion v1's autoencoder (f = 8, c = 4), RGB
@@ -34,8 +34,14 @@ def check_latent(latent_shape, compression) -> None:
     times fewer numbers it holds."""
     hint = ("each side shrinks by the autoencoder's factor 8 and the latent has 4 channels; compression = numbers in "
             "the image (3 x 768 x 768) / numbers in the latent.")
-    shape = tuple(given(latent_shape, "latent_shape", hint))
-    ratio = float(given(compression, "compression", hint))
+    answer = given(latent_shape, "latent_shape", hint)
+    if isinstance(answer, torch.Tensor):  # torch.tensor([4, 96, 96]) counts as three numbers
+        answer = answer.tolist()
+    expect(isinstance(answer, (tuple, list)), f"latent_shape = {answer!r} should be three numbers in brackets: "
+           "(channels, height, width).", hint)
+    numbers = [as_number(v, f"latent_shape[{i}]", hint) for i, v in enumerate(answer)]
+    shape = tuple(int(v) if v.is_integer() else v for v in numbers)  # (4.0, 96.0, 96.0) is shown as (4, 96, 96)
+    ratio = as_number(compression, "compression", hint)
     side = 768 // SD_FACTOR
     expected = (SD_LATENT_CHANNELS, side, side)
     expect(len(shape) == 3, f"latent_shape = {shape} should have three numbers: (channels, height, width).", hint)
@@ -65,15 +71,18 @@ def check_unet_evaluations(unet_evaluations) -> None:
     """Exercise 2: U-Net evaluations for one image with 30 sampling steps and classifier-free guidance."""
     hint = ("classifier-free guidance needs two noise predictions at every step, one with the prompt and one with the "
             "empty prompt (section 3, item 5); the decoder is a different network.")
-    value = float(given(unet_evaluations, "unet_evaluations", hint))
+    value = as_number(unet_evaluations, "unet_evaluations", hint)
     steps, per_step = 30, 2
+    expect(value.is_integer(), f"unet_evaluations = {value:g}: a count of network calls is a whole number.", hint)
     mistake(value == steps, f"unet_evaluations = {value:g} counts one evaluation per step.",
             "with guidance the U-Net runs twice per step: with the prompt and with the empty prompt.")
     mistake(value in (steps + 1, steps * per_step + 1), f"unet_evaluations = {value:g} counts the decoder's pass.",
             "the decoder is not the U-Net: count only the denoiser's evaluations.")
-    mistake(value == 1000, "1000 is the number of noise levels the model was trained on, not the steps a sampler "
-            "visits.", "this sampler visits 30 of them.")
-    close(value, steps * per_step, "unet_evaluations", hint, rtol=0, atol=0.5, what="the number of U-Net evaluations")
+    mistake(value in (1000, 2000), f"unet_evaluations = {value:g} counts the 1000 noise levels the model was trained "
+            "on, not the steps a sampler visits.", "this sampler visits 30 of them.")
+    mistake(value == 100, "unet_evaluations = 100 is section 3's example, 50 steps x 2.",
+            "this sampler takes 30 steps.")
+    close(value, steps * per_step, "unet_evaluations", hint, rtol=0, atol=0, what="the number of U-Net evaluations")
     passed(f"{steps} x {per_step} = {steps * per_step} U-Net evaluations (implementations often stack the two into one "
            "batch of 2: one call, the same work), then one decoder pass; a GAN needs one generator pass.")
 
@@ -128,11 +137,16 @@ def check_discriminator_loss(my_discriminator_loss) -> None:
             "the loss to minimise is -V: a minus in front.")
     mistake(math.isclose(value, 32 * float(expected), rel_tol=1e-4), "my_discriminator_loss sums over the batch.",
             "use .mean(), so the loss does not grow with the batch size.")
+    mistake(math.isclose(value, float(expected) / 2, rel_tol=1e-4),
+            "my_discriminator_loss is half the loss: it averages the two terms (or takes one mean over all 2B logits).",
+            "the loss adds the two means: -mean log D(x) - mean log(1 - D(G(z))), each over its own batch.")
     close(got, expected, "my_discriminator_loss", hint, rtol=1e-5, atol=1e-5, what='discriminator_loss("ns", ...)')
     extreme = torch.tensor([-100.0, 100.0])  # (2,): a confident discriminator
     far = call(my_discriminator_loss, extreme, extreme, name="my_discriminator_loss", hint=hint)
-    mistake(not math.isfinite(float(far)), "my_discriminator_loss is infinite for logits of -100 and 100: "
-            "log(sigmoid(-100)) rounds to log 0.", "use F.logsigmoid, which stays finite, instead of log(sigmoid(.)).")
+    far_value = as_number(far, "my_discriminator_loss(...) for logits of -100 and 100", hint)
+    mistake(not math.isfinite(far_value), "my_discriminator_loss is infinite for logits of -100 and 100: "
+            "sigmoid(-100) and 1 - sigmoid(100) round to 0, and log 0 = -inf.",
+            "use F.logsigmoid, which stays finite, instead of log(sigmoid(.)) or log(1 - sigmoid(.)).")
     close(far, discriminator_loss("ns", extreme, extreme), "my_discriminator_loss", hint, rtol=1e-5,
           what="the loss for logits of -100 and 100")
     passed(f"Your loss equals the library's ({value:.4f} on this batch), and it stays finite for logits of -100 and "
@@ -144,6 +158,8 @@ def check_detach_gradients(has_grad) -> None:
     hint = ("build the loss as in section 4's discriminator step but without .detach(), call .backward(), then look "
             "at p.grad of each network's parameters: a parameter gets a gradient when the loss's graph reaches it.")
     answer = given(has_grad, "has_grad", hint)
+    expect(isinstance(answer, (set, frozenset, list, tuple, str)),
+           f"has_grad = {answer!r} should be a set of the names 'D' and 'G', such as {{'D'}}.", hint)
     names = {answer} if isinstance(answer, str) else set(answer)
     expect(names <= {"D", "G"}, f"has_grad = {answer!r} should be a set of the names 'D' and 'G'.", hint)
     torch.manual_seed(0)
