@@ -140,6 +140,43 @@ def all_mean(values: torch.Tensor) -> torch.Tensor:
     return (values / world_size()).to(device)
 
 
+class _GatherRows(torch.autograd.Function):
+    """Forward: every rank's rows, rank 0's first. Backward: the gradients that *every* rank's loss sends to each
+    slot, summed by one all-reduce, and this rank's slot kept."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        parts = [torch.empty_like(x) for _ in range(world_size())]
+        dist.all_gather(parts, x.contiguous())
+        return torch.cat(parts)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.contiguous().clone()
+        dist.all_reduce(grad, op=dist.ReduceOp.SUM)
+        return grad.chunk(world_size())[rank()]
+
+
+def all_gather_with_grad(x: torch.Tensor) -> torch.Tensor:
+    """The rows of ``x`` (B, ...) from every rank, concatenated in rank order: (world_size * B, ...), with gradients
+    flowing back to each rank's own rows; ``x`` itself in one process. Every rank must pass the same shape.
+
+    What a loss over the *whole* global batch needs, such as CLIP's, whose negatives for an image are all the other
+    captions (:func:`~sdgan_course.train.clip.clip_train_step`). Every rank then computes the same global loss L.
+    The backward sums over the ranks the gradient of each one's copy of L with respect to this rank's rows, that is
+    N times dL/d(rows); DistributedDataParallel's average over the N ranks then gives exactly the gradient one process
+    gets on the whole batch. (OpenCLIP's ``gather_features`` puts the local tensor back into a plain ``all_gather``
+    instead: each rank then differentiates only its own copy, and the averaged gradient is 1/N of one process's,
+    which Adam's normalisation mostly hides but gradient clipping does not.)"""
+    if world_size() == 1:
+        return x
+    if not x.requires_grad:
+        parts = [torch.empty_like(x) for _ in range(world_size())]
+        dist.all_gather(parts, x.contiguous())
+        return torch.cat(parts)
+    return _GatherRows.apply(x)
+
+
 def wrap_ddp(model: nn.Module) -> nn.Module:
     """``model`` wrapped in DistributedDataParallel when several processes train (``model`` itself otherwise).
 
@@ -245,7 +282,7 @@ def _process_entry(rank_: int, fn: Callable, nprocs: int, port: int, tmp: str, a
 
 
 __all__ = [
-    "DDPMethods", "ProcessInfo", "all_mean", "barrier", "check_global_batch", "describe_processes", "global_shape",
-    "init_distributed", "is_main", "launched_by_torchrun", "local_part", "rank", "rank_generator", "run_processes",
-    "shutdown", "unwrap", "world_size", "wrap_ddp", "wrap_ddp_methods",
+    "DDPMethods", "ProcessInfo", "all_gather_with_grad", "all_mean", "barrier", "check_global_batch",
+    "describe_processes", "global_shape", "init_distributed", "is_main", "launched_by_torchrun", "local_part", "rank",
+    "rank_generator", "run_processes", "shutdown", "unwrap", "world_size", "wrap_ddp", "wrap_ddp_methods",
 ]

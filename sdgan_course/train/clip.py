@@ -27,7 +27,7 @@ from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ..config import profile_sizes
 from ..data.batches import StepBatches
 from ..data.captions import CLASS_WORDS, caption_labels, compose_pairs
-from ..distributed import check_global_batch, rank_generator, wrap_ddp_methods
+from ..distributed import all_gather_with_grad, check_global_batch, rank_generator, wrap_ddp_methods
 from ..losses.clip import clip_loss
 from ..models.text_encoder import CLIPConfig, MiniCLIP, Tokenizer
 from .loop import ResumableRun, grad_norm, train_loop
@@ -104,7 +104,11 @@ def clip_train_step(
         captions = list(captions) + list(pair_captions)
         groups = torch.cat([groups, pair_groups])  # (B + P,)
     text_emb = model.encode_text(captions).pooled  # (B + P, D)
-    out = clip_loss(image_emb, text_emb, model.log_scale, groups=groups.to(model.device), duplicates=duplicates)
+    # Under torchrun: every rank's embeddings (with gradients), so each image is contrasted with the captions of the
+    # whole global batch, as in one process (no-ops in one process; distributed.all_gather_with_grad)
+    image_emb, text_emb = all_gather_with_grad(image_emb), all_gather_with_grad(text_emb)  # (N (B + P), D)
+    groups = all_gather_with_grad(groups.to(model.device))  # (N (B + P),)
+    out = clip_loss(image_emb, text_emb, model.log_scale, groups=groups, duplicates=duplicates)
     opt.zero_grad(set_to_none=True)
     out.loss.backward()
     norm = grad_norm(model)
@@ -209,7 +213,7 @@ def train_clip(
     local_pairs = check_global_batch(num_pairs)  # under torchrun each rank composes its share of the pairs
     pool_x, pool_y = images.to(run.device), labels
     run.model.train()
-    # Under torchrun each rank contrasts its own shard (its negatives are local, not gathered from all ranks).
+    # Under torchrun each rank encodes its shard; the step gathers the embeddings, so the negatives are global.
     model = wrap_ddp_methods(run.model, ("encode_image", "encode_text"))
 
     def step_fn(step: int) -> dict[str, float]:
