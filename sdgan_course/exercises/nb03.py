@@ -15,7 +15,7 @@ from torch import nn
 from ..models import gan
 from ..nn.inspect import conv_transpose_output_size, count_parameters, receptive_field
 from . import solutions
-from .checks import ExerciseError, call, close, expect, given, mistake, passed, seeded
+from .checks import as_number, call, close, expect, given, mistake, passed, seeded
 
 NOTEBOOK = "03_generator_and_discriminator"
 
@@ -26,10 +26,7 @@ def show(exercise: str) -> None:
 
 
 def _whole_number(value, name: str, hint: str) -> int:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ExerciseError(f"`{name}` should be a whole number, got {type(value).__name__}.", hint) from None
+    number = as_number(value, name, hint)  # a Python number, a 0-d tensor or a numpy scalar
     expect(math.isfinite(number) and number == int(number), f"`{name}` = {value} is not a whole number.", hint)
     return int(number)
 
@@ -105,7 +102,8 @@ def check_mlp_output(units, batch_shape) -> None:
 
 def check_convt_settings(padding, kernel) -> None:
     """Exercise 4: the padding that maps 7 -> 14 (k = 4, s = 2) and the kernel that maps 4 -> 10 (s = 2, p = 0)."""
-    hint = "solve o = (i - 1) s - 2p + k for the unknown: 14 = (7 - 1) 2 - 2p + 4 and 10 = (4 - 1) 2 + k."
+    hint = ("put the sizes i and o, the stride s and the known one of k and p into o = (i - 1) s - 2p + k, then "
+            "solve for the unknown one.")
     padding = _whole_number(given(padding, "padding", hint), "padding", hint)
     kernel = _whole_number(given(kernel, "kernel", hint), "kernel", hint)
     right_padding = [p for p in range(8) if conv_transpose_output_size(7, kernel=4, stride=2, padding=p) == 14]
@@ -153,8 +151,8 @@ def check_even_kernels(even_kernels) -> None:
 
 def check_concat_label_maps(concat_label_maps) -> None:
     """Exercise 6: the input of the concat-conditioned DCGAN discriminator: (B, C, H, W), labels -> (B, C + K, H, W)."""
-    hint = ("F.one_hot(labels, num_classes) gives (B, K); view it as (B, K, 1, 1), expand it to (B, K, H, W) and "
-            "torch.cat it after the image channels (dim=1).")
+    hint = ("one-hot encode the labels (F.one_hot gives (B, K)), turn each of the K numbers into a constant H x W "
+            "map, and join the maps to the image along the channel dimension, after its channels.")
     rng = torch.Generator().manual_seed(3)
     x = torch.randn(4, 1, 28, 28, generator=rng)  # (B, C, H, W)
     labels = torch.tensor([3, 0, 9, 3])  # (B,)

@@ -1,5 +1,6 @@
 """Notebook 03's checks: the right answer passes, a blank gets the hint, each recognised mistake its own message."""
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -31,8 +32,12 @@ def test_convt_parameters(capsys):
         ex.check_convt_parameters(128 * 64 * 16, 4 * 64)
     with pytest.raises(ExerciseError, match="not the layer's count"):
         ex.check_convt_parameters(1000, 128)
-    with pytest.raises(ExerciseError, match="whole number"):
+    with pytest.raises(ExerciseError, match="should be a number"):
         ex.check_convt_parameters("many", 128)
+    with pytest.raises(ExerciseError, match="not a whole number"):
+        ex.check_convt_parameters(131072.5, 128)
+    with pytest.raises(ExerciseError, match="truth value"):
+        ex.check_convt_parameters(True, 128)
 
 
 def test_checks_leave_the_notebooks_random_state_alone():
@@ -71,7 +76,11 @@ def test_mlp_output(capsys):
 
 def test_convt_settings(capsys):
     passes(ex.check_convt_settings, capsys, 1, 4)
+    passes(ex.check_convt_settings, capsys, torch.tensor(1), np.int64(4))  # a 0-d tensor and a numpy integer count
     blank_fails(ex.check_convt_settings, ..., 4)
+    with pytest.raises(ExerciseError) as err:
+        ex.check_convt_settings(..., 4)
+    assert "14 = " not in err.value.hint and "10 = " not in err.value.hint  # the hint does not set up the answer
     with pytest.raises(ExerciseError, match="2p"):
         ex.check_convt_settings(2, 4)
     with pytest.raises(ExerciseError, match=r"\(i - 1\) s"):
@@ -106,6 +115,9 @@ def concat_label_maps(x, labels, num_classes):
 def test_concat_label_maps(capsys):
     passes(ex.check_concat_label_maps, capsys, concat_label_maps)
     blank_fails(ex.check_concat_label_maps, ...)
+    with pytest.raises(ExerciseError) as err:
+        ex.check_concat_label_maps(...)
+    assert "view" not in err.value.hint and "torch.cat" not in err.value.hint  # a hint, not the code of the answer
     with pytest.raises(ExerciseError, match="label maps first"):
         ex.check_concat_label_maps(lambda x, y, k: torch.cat([concat_label_maps(x, y, k)[:, 1:], x], dim=1))
     with pytest.raises(ExerciseError, match="the label number as a value"):
