@@ -147,15 +147,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
+    if args.n < 1:  # a ValueError: main() prints it and exits 2, as for every bad argument
+        raise ValueError(f"--n must be at least 1, got {args.n}.")
     loaded = load_diffusion(args.checkpoint, device=get_device())
     steps = check_sampler(args.sampler, args.steps, loaded.schedule)
     k = loaded.config.num_classes
     if args.label is not None and k == 0:
-        raise SystemExit("--label needs a class-conditional checkpoint; this one is unconditional.")
+        raise ValueError("--label needs a class-conditional checkpoint; this one is unconditional.")
     if args.label is not None and not 0 <= args.label < k:
-        raise SystemExit(f"--label {args.label} is out of range: this model has {k} classes (0..{k - 1}).")
-    if args.n < 1:
-        raise SystemExit(f"--n must be at least 1, got {args.n}.")
+        raise ValueError(f"--label {args.label} is out of range: this model has {k} classes (0..{k - 1}).")
     rng = seed_everything(args.seed)
     if k:
         labels = (

@@ -7,6 +7,7 @@ Shape legend: N samples, C channels, H x W pixels.
 from __future__ import annotations
 
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -151,11 +152,22 @@ def load_samples(path: str | Path) -> tuple[torch.Tensor, torch.Tensor | None]:
     path = Path(path)
     if not path.is_file():
         raise MetricInputError(f"Samples file {path} does not exist.")
-    with np.load(path) as z:
-        if "images" not in z:
-            raise MetricInputError(f"{path} has no 'images' array (it has: {', '.join(z.files)}).")
-        images = z["images"]
-        labels = z["labels"] if "labels" in z else None
+    expected = ("a samples file is an .npz (NumPy's np.savez, as `python -m sdgan_course sample ...` writes) with "
+                "'images' uint8 (N, H, W) and optionally 'labels' (N,)")
+    try:
+        z = np.load(path)  # allow_pickle=False: a pickle or text file is refused, not run
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+        raise MetricInputError(f"{path} is not a samples file ({type(err).__name__}): {expected}.") from None
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise MetricInputError(f"{path} is not a samples file (a single .npy array): {expected}.")
+    with z:
+        if "images" not in z.files:
+            raise MetricInputError(f"{path} has no 'images' array (it has: {', '.join(z.files)}): {expected}.")
+        try:
+            images = z["images"]
+            labels = z["labels"] if "labels" in z else None
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+            raise MetricInputError(f"{path} is not a samples file ({type(err).__name__}): {expected}.") from None
     if images.dtype != np.uint8:
         raise MetricInputError(f"{path}: 'images' must be uint8 [0, 255] (N, H, W); got dtype {images.dtype}.")
     x = as_images(images)
