@@ -11,8 +11,11 @@ form is their eq. 7, the KL itself their appendix B):
           - \log\sigma_j^2).
 
 The β-VAE (Higgins et al. 2017, ICLR, eq. 4) minimises :math:`-\mathbb{E}[\log p(x|z)] + \beta D_{KL}`: β > 1 buys a
-smoother, more regular latent space with blurrier reconstructions, β < 1 the reverse; only β = 1 is a bound on
-:math:`\log p(x)`.
+smoother, more regular latent space with blurrier reconstructions, β < 1 the reverse. Since :math:`D_{KL} \ge 0`,
+:math:`\mathbb{E}[\log p(x|z)] - \beta D_{KL} \le \mathcal{L}(x) \le \log p(x)` for every β ≥ 1: still a lower
+bound on :math:`\log p(x)`, a looser one the larger β is; β = 1 is the tightest of the family (the ELBO itself).
+For β < 1 the objective exceeds the ELBO by :math:`(1-\beta) D_{KL}` and is in general not a bound: at the true
+posterior, where the ELBO equals :math:`\log p(x)`, it lies above :math:`\log p(x)`.
 
 **Which likelihood.** The numbers of the literature (e.g. about -85 nats on MNIST) are Bernoulli log-likelihoods of
 *binarised* MNIST. :func:`bernoulli_nll` is that likelihood; this course applies it to images binarised by
@@ -143,7 +146,7 @@ class ELBOTerms(NamedTuple):
     """Per-batch means, in nats per example. ``loss`` = reconstruction + beta kl is what is minimised."""
 
     loss: torch.Tensor
-    elbo: torch.Tensor  # -(reconstruction + kl): the bound itself (beta = 1)
+    elbo: torch.Tensor  # -(reconstruction + kl): the bound itself (beta = 1, the tightest; -loss <= elbo for beta >= 1)
     reconstruction: torch.Tensor  # -E_q[log p(x|z)], one sample
     kl: torch.Tensor
 
