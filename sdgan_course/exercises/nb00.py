@@ -14,7 +14,7 @@ import torch
 
 from ..data import to_unit_range
 from . import solutions
-from .checks import ExerciseError, call, close, expect, given, mistake, passed
+from .checks import as_number, call, close, expect, given, mistake, passed
 
 NOTEBOOK = "00_start_here"
 
@@ -29,10 +29,7 @@ def _count(data, class_name: str) -> int:
 
 
 def _whole_number(value, name: str, hint: str) -> int:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ExerciseError(f"`{name}` should be a number, got {type(value).__name__}.", hint) from None
+    number = as_number(value, name, hint)  # a Python number, a 0-d tensor (from .sum()) or a numpy scalar
     expect(math.isfinite(number) and number == int(number), f"`{name}` = {number} is not a whole number: count "
            "images, do not average.", hint)
     return int(number)
@@ -40,8 +37,8 @@ def _whole_number(value, name: str, hint: str) -> int:
 
 def check_bag_count(bag_count, test_data, train_data) -> None:
     """Exercise 1: the number of images of the class Bag in the Fashion-MNIST test split."""
-    hint = ("compare the labels with Bag's label: (fashion_test.labels == fashion_test.class_names.index('Bag')), "
-            "then count the True entries with .sum().")
+    hint = ("compare every label of the test split with Bag's label (a tensor of True and False), then count the "
+            "True entries. ex.show('ex1') prints our solution.")
     count = _whole_number(given(bag_count, "bag_count", hint), "bag_count", hint)
     expected = _count(test_data, "Bag")
     if count == expected:
@@ -62,7 +59,7 @@ def check_train_bytes(train_bytes, images) -> None:
     """Exercise 2: the memory, in bytes, of the training images tensor (float32)."""
     hint = ("bytes = numbers in the tensor x bytes per number: N x C x H x W numbers, and a float32 takes 4 bytes "
             "(images.numel() and images.element_size() say the same).")
-    value = float(given(train_bytes, "train_bytes", hint))
+    value = as_number(train_bytes, "train_bytes", hint)
     numbers, per_number = images.numel(), images.element_size()
     expected = numbers * per_number
     mistake(value == numbers, f"train_bytes = {value:,.0f} is the number of numbers in the tensor, not of bytes.",
@@ -82,8 +79,8 @@ def check_train_bytes(train_bytes, images) -> None:
 
 def check_to_unit_range(my_to_unit_range) -> None:
     """Exercise 3: the conversion from the model range [-1, 1] to the plot range [0, 1], clamped."""
-    hint = ("-1 should map to 0, 0 to 0.5 and 1 to 1: (x + 1) / 2; then .clamp(0, 1) for values that lie outside "
-            "[-1, 1].")
+    hint = ("-1 should map to 0, 0 to 0.5 and 1 to 1: a straight line through those three points; then clamp what "
+            "falls outside [0, 1].")
     rng = torch.Generator().manual_seed(0)
     probe = torch.cat([torch.tensor([-1.0, 0.0, 1.0, -3.0, 2.5]),
                        1.5 * torch.randn(64 * 784 - 5, generator=rng)]).reshape(64, 1, 28, 28)  # (64, 1, 28, 28)
@@ -95,7 +92,7 @@ def check_to_unit_range(my_to_unit_range) -> None:
     got = got.detach().float()
     mistake(torch.allclose(got, (probe + 1) / 2, atol=1e-6),
             "my_to_unit_range has the right formula but no clamp: inputs below -1 or above 1 (a model's raw output, "
-            "noise added to an image) come out below 0 or above 1.", "end with .clamp(0, 1).")
+            "noise added to an image) come out below 0 or above 1.", "clamp the result to [0, 1] (torch.clamp).")
     span = probe.max() - probe.min()
     mistake(torch.allclose(got, (probe - probe.min()) / span, atol=1e-5),
             "my_to_unit_range rescales by the batch's own minimum and maximum: the same pixel value would map to a "
@@ -106,8 +103,8 @@ def check_to_unit_range(my_to_unit_range) -> None:
 
 def check_mean_trouser(mean_trouser, data) -> None:
     """Exercise 4: the mean image of the class Trouser, (1, 28, 28) in the model range."""
-    hint = ("select the Trouser images with a boolean mask on the labels, fashion.images[fashion.labels == label], "
-            "then .mean(dim=0): the average over the images, not over the pixels.")
+    hint = ("select the Trouser images with a boolean mask on the labels, then average over the images (the first "
+            "dimension), not over the pixels.")
     got = given(mean_trouser, "mean_trouser", hint)
     expect(isinstance(got, torch.Tensor), f"mean_trouser should be a tensor, got {type(got).__name__}.", hint)
     trousers = data.images[data.labels == data.class_names.index("Trouser")]  # (n, 1, 28, 28)

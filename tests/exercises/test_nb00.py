@@ -1,5 +1,6 @@
 """Notebook 00's exercise checks: the right answer passes, a blank fails with a hint, each known mistake is named."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -31,6 +32,10 @@ def test_bag_count(train, test, capsys):
     with pytest.raises(ExerciseError, match="still `...`") as err:
         ex.check_bag_count(..., test, train)
     assert err.value.hint
+    assert ".sum()" not in err.value.hint and "index('Bag')" not in err.value.hint  # a hint, not the answer
+    ex.check_bag_count(np.int64(right), test, train)  # a numpy count too
+    with pytest.raises(ExerciseError, match="truth value"):
+        ex.check_bag_count(True, test, train)
     with pytest.raises(ExerciseError, match="training split"):
         ex.check_bag_count(int((train.labels == label(train, "Bag")).sum()), test, train)
     with pytest.raises(ExerciseError, match="all test images"):
@@ -70,7 +75,7 @@ def test_to_unit_range(capsys):
 
     with pytest.raises(ExerciseError, match="returned None") as err:
         ex.check_to_unit_range(blank)
-    assert err.value.hint
+    assert err.value.hint and "(x + 1) / 2" not in err.value.hint  # a hint, not the answer
     with pytest.raises(ExerciseError, match="not a function yet"):
         ex.check_to_unit_range(...)
     with pytest.raises(ExerciseError, match="no clamp"):
