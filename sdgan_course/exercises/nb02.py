@@ -15,7 +15,7 @@ import torch
 
 from ..theory import gan as theory
 from . import solutions
-from .checks import call, close, expect, given, mistake, passed
+from .checks import as_number, call, close, expect, mistake, passed
 
 NOTEBOOK = "02_gan_mathematics"
 
@@ -31,8 +31,9 @@ def _near(value: float, target: float, tol: float = 1e-3) -> bool:
 
 def check_optimal_discriminator(d_star) -> None:
     """Exercise 1: D*(x) where p_data(x) = 0.3 and p_g(x) = 0.1 (Eq. 2)."""
-    hint = "Eq. (2): D*(x) = p_data(x) / (p_data(x) + p_g(x))."
-    value = float(given(d_star, "d_star", hint))
+    hint = ("D* is the probability that x is real, given how likely x is under the data and under the generator "
+            "(section 2, Eq. (2)).")
+    value = as_number(d_star, "d_star", hint)
     p_data, p_g = 0.3, 0.1
     expected = float(theory.optimal_discriminator(torch.tensor(p_data), torch.tensor(p_g)))
     mistake(_near(value, p_data / p_g), f"d_star = {value:g} is the ratio p_data / p_g: the odds, not a probability.",
@@ -50,7 +51,7 @@ def check_optimal_discriminator(d_star) -> None:
 def check_value_at_equilibrium(c_at_optimum) -> None:
     """Exercise 2: C(G) = max_D V(D, G) when p_g = p_data."""
     hint = "when p_g = p_data, D* = 1/2 everywhere: put D = 1/2 into both terms of V(D, G), Eq. (1)."
-    value = float(given(c_at_optimum, "c_at_optimum", hint))
+    value = as_number(c_at_optimum, "c_at_optimum", hint)
     x = torch.linspace(-8.0, 8.0, 2001, dtype=torch.float64)  # (2001,)
     density = torch.exp(-0.5 * x**2) / math.sqrt(2 * math.pi)  # any density: p_g = p_data
     expected = float(theory.value_at_optimum(density, density, x))  # Eq. (4), integrated
@@ -68,10 +69,10 @@ def check_value_at_equilibrium(c_at_optimum) -> None:
 
 def check_generator_gradients(grad_saturating, grad_non_saturating) -> None:
     """Exercise 3: the derivatives of both generator losses w.r.t. the logit, where D(G(z)) = 0.01."""
-    hint = ("with D = sigmoid(a): d/da log(1 - sigmoid(a)) = -D and d/da (-log sigmoid(a)) = -(1 - D); "
-            "put D = 0.01.")
-    sat = float(given(grad_saturating, "grad_saturating", hint))
-    ns = float(given(grad_non_saturating, "grad_non_saturating", hint))
+    hint = ("differentiate each loss with respect to the logit a, with D = sigmoid(a) and dD/da = D (1 - D); section "
+            "4 wrote both derivatives in terms of D.")
+    sat = as_number(grad_saturating, "grad_saturating", hint)
+    ns = as_number(grad_non_saturating, "grad_non_saturating", hint)
     d = 0.01
     right = theory.generator_loss_gradients(torch.tensor([d], dtype=torch.float64))
     by_prob = theory.generator_loss_gradients(torch.tensor([d], dtype=torch.float64), wrt="probability")
@@ -100,11 +101,7 @@ def check_jsd(my_jsd) -> None:
     x = torch.linspace(-8.0, 8.0, 3201, dtype=torch.float64)  # (3201,)
     p, q = _gaussian(x, -1.0, 1.0), _gaussian(x, 1.5, 0.7)  # (3201,) each: different widths, so KL is asymmetric
     got = call(my_jsd, p, q, x, name="my_jsd", hint=hint)
-    try:
-        value = float(got)
-    except (TypeError, ValueError, RuntimeError):
-        expect(False, f"my_jsd should return one number (a 0-d tensor or a float), got {type(got).__name__} "
-               f"{tuple(getattr(got, 'shape', ()))}.", "integrate over the grid: torch.trapezoid(integrand, x).")
+    value = as_number(got, "my_jsd(p, q, x)", "integrate over the grid: torch.trapezoid(integrand, x) is one number.")
     expected = float(theory.js_divergence(p, q, x))
     mistake(_near(value, float(theory.kl_divergence(p, q, x)), 1e-6), "my_jsd is KL(p || q): the KL between the two "
             "densities, not to their mixture.", "compare each density with the mixture m = (p + q) / 2.")
@@ -131,8 +128,8 @@ def check_best_blur(best_sigma, best_c, p_data, x) -> None:
     """Exercise 5: the width sigma of the centred Gaussian N(0, sigma^2) that minimises C(G), and that C(G)."""
     hint = ("for each sigma in sigmas, tabulate N(0, sigma^2) on X (gaussian_on_grid(0.0, s)) and compute "
             "theory.virtual_training_criterion(P_DATA, p_g, X); keep the sigma with the smallest value.")
-    sigma = float(given(best_sigma, "best_sigma", hint))
-    c_value = float(given(best_c, "best_c", hint))
+    sigma = as_number(best_sigma, "best_sigma", hint)
+    c_value = as_number(best_c, "best_c", hint)
     x = torch.as_tensor(x, dtype=torch.float64)
 
     def c_of(s: float) -> float:  # C(G) of p_g = N(0, s^2), Eq. (6)

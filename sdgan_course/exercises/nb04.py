@@ -14,7 +14,7 @@ from torch import nn
 from ..losses.gan import GAN_LOSSES, discriminator_loss, generator_loss, gradient_penalty, r1_penalty
 from ..models.gan import DCGANDiscriminator
 from . import solutions
-from .checks import ExerciseError, call, close, expect, given, mistake, passed, seeded
+from .checks import ExerciseError, as_number, call, close, expect, given, mistake, passed, seeded
 
 NOTEBOOK = "04_losses_and_stability"
 
@@ -28,12 +28,7 @@ def show(exercise: str) -> None:
 
 
 def _number(value, name: str, hint: str) -> float:
-    if isinstance(value, torch.Tensor):
-        value = value.detach()
-    try:
-        number = float(value)
-    except (TypeError, ValueError, RuntimeError):  # RuntimeError: a tensor of more than one number
-        raise ExerciseError(f"`{name}` should be one number, got {type(value).__name__}.", hint) from None
+    number = as_number(value, name, hint)  # a Python number, a 0-d tensor or a numpy scalar
     expect(math.isfinite(number), f"`{name}` is {number}: not a finite number.", hint)
     return number
 
@@ -170,9 +165,20 @@ def check_gradient_penalty(my_gradient_penalty) -> None:
     passed(f"GP = {value:.4f}, as the library's; and it back-propagates into the critic's weights (create_graph).")
 
 
+def _power_iteration_reference(weight: torch.Tensor, u: torch.Tensor, steps: int) -> float:
+    """u^T W v after ``steps`` steps of Miyato et al.'s Algorithm 1 from ``u`` (steps >= 1)."""
+    for _ in range(steps):
+        v = weight.T @ u  # (n,)
+        v = v / v.norm()
+        u = weight @ v  # (m,)
+        u = u / u.norm()
+    return float(u @ weight @ v)
+
+
 def check_power_iteration(power_iteration) -> None:
-    """Exercise 5: sigma_max by power iteration (Miyato et al. 2018, Algorithm 1), against matrix_norm(ord=2)."""
-    hint = ("repeat: v = W^T u / |W^T u|, u = W v / |W v|; then sigma = u^T W v (u @ weight @ v). "
+    """Exercise 5: sigma_max by power iteration (Miyato et al. 2018, Algorithm 1), compared after 1, 5 and 50 steps
+    with the same iteration done here, and after 50 with matrix_norm(ord=2)."""
+    hint = ("repeat `steps` times: v = W^T u / |W^T u|, u = W v / |W v|; then sigma = u^T W v (u @ weight @ v). "
             "Do not call torch.linalg inside: iterate.")
     q_left, _ = torch.linalg.qr(torch.randn(5, 3, generator=torch.Generator().manual_seed(7), dtype=torch.float64))
     q_right, _ = torch.linalg.qr(torch.randn(3, 3, generator=torch.Generator().manual_seed(8), dtype=torch.float64))
@@ -195,6 +201,24 @@ def check_power_iteration(power_iteration) -> None:
     mistake(math.isclose(estimates[1], sigma, rel_tol=1e-6), "power_iteration is exact after one step from this "
             "start vector, which is far from the top singular vector: it cannot be iterating.",
             "compute sigma from your own u and v, not with torch.linalg.")
+    # The estimate after k steps from this start vector differs from the one after k - 1 or k + 1 steps by more
+    # than 1e-3 for k = 1 and 5 (2.01 after 1 step, 2.95 after 5): an off-by-one loop is told apart and named.
+    for steps in (1, 5):
+        expected = _power_iteration_reference(weight, start, steps)
+        if math.isclose(estimates[steps], expected, rel_tol=1e-6):
+            continue
+        for off, words in ((1, "one step too many"), (-1, "one step too few"), (2, "two steps too many")):
+            if steps + off >= 1 and math.isclose(estimates[steps], _power_iteration_reference(weight, start,
+                                                                                                steps + off),
+                                                 rel_tol=1e-6):
+                raise ExerciseError(
+                    f"power_iteration(weight, u, {steps}) gives {estimates[steps]:.6f}, the estimate after "
+                    f"{steps + off} steps ({words}); after exactly {steps} it is {expected:.6f}.",
+                    "the loop body (one v update, then one u update) should run exactly `steps` times, "
+                    "for _ in range(steps), starting from the u you were given.")
+        raise ExerciseError(
+            f"power_iteration(weight, u, {steps}) gives {estimates[steps]:.6f}; {steps} step(s) of power iteration "
+            f"from this u give {expected:.6f} (the exact sigma is {sigma:.6f}).", hint)
     close(estimates[50], sigma, "power_iteration(weight, u, 50)", hint, rtol=1e-5,
           what="the largest singular value (torch.linalg.matrix_norm(weight, ord=2))")
     passed(f"Estimates after 1, 5, 50 steps: {estimates[1]:.4f}, {estimates[5]:.4f}, {estimates[50]:.6f}; exact "

@@ -17,7 +17,7 @@ from ..models.gan import sample_noise
 from ..train.gan import GANTrainConfig
 from ..train.loop import EMA, grad_norm
 from . import solutions
-from .checks import ExerciseError, call, close, expect, given, mistake, passed
+from .checks import as_number, call, close, expect, given, mistake, passed
 
 NOTEBOOK = "05_training_a_gan"
 
@@ -52,11 +52,7 @@ def check_detach(generator_grad_after_d_loss, generator, discriminator, real) ->
     for detach in (False, True):
         got = call(generator_grad_after_d_loss, _fresh(generator), _fresh(discriminator), real, z, detach=detach,
                    name="generator_grad_after_d_loss", hint=hint)
-        try:
-            measured[detach] = float(got)
-        except (TypeError, ValueError):
-            raise ExerciseError(f"generator_grad_after_d_loss returned {type(got).__name__}; a number (the "
-                                "generator's gradient norm) is expected.", hint) from None
+        measured[detach] = as_number(got, f"generator_grad_after_d_loss(..., detach={detach})", hint)
     g, d = _fresh(generator), _fresh(discriminator)
     fake = g(z)  # (8, C, H, W)
     discriminator_loss("ns", d(real), d(fake)).backward()
@@ -85,19 +81,24 @@ def check_wgan_gp(n_critic, adam_betas, critic_updates) -> None:
     given(n_critic, "n_critic", hint)
     given(adam_betas, "adam_betas", hint)
     given(critic_updates, "critic_updates", hint)
+    n_critic = as_number(n_critic, "n_critic", hint)  # 5, 5.0, torch.tensor(5) and numpy.int64(5) all count
+    critic_updates = as_number(critic_updates, "critic_updates", hint)
+    if isinstance(adam_betas, torch.Tensor) or type(adam_betas).__module__ == "numpy":
+        adam_betas = tuple(adam_betas.tolist())
     preset = GANTrainConfig.preset("cpu", loss="wgan-gp")
     mistake(n_critic == GANTrainConfig.preset("cpu").n_critic and preset.n_critic != 1,
-            f"n_critic = {n_critic} is the non-saturating loss's setting, one critic step per generator step.",
+            f"n_critic = {n_critic:g} is the non-saturating loss's setting, one critic step per generator step.",
             "WGAN-GP trains the critic several times per generator step: see Algorithm 1's n_critic.")
     close(n_critic, preset.n_critic, "n_critic", hint, atol=0, what="the preset's critic steps per generator step")
     expect(isinstance(adam_betas, (tuple, list)) and len(adam_betas) == 2,
            "adam_betas should be a pair (beta1, beta2).", hint)
-    mistake(tuple(map(float, adam_betas)) == GANTrainConfig.preset("cpu").betas,
+    adam_betas = tuple(as_number(b, f"adam_betas[{i}]", hint) for i, b in enumerate(adam_betas))
+    mistake(all(math.isclose(a, b, rel_tol=1e-6) for a, b in zip(adam_betas, GANTrainConfig.preset("cpu").betas)),
             f"adam_betas = {tuple(adam_betas)} are DCGAN's betas (the course's default), not WGAN-GP's.",
             "Gulrajani et al. use no momentum on the critic: beta1 = 0.")
-    expect(all(math.isclose(float(a), b) for a, b in zip(adam_betas, preset.betas)),
+    expect(all(math.isclose(a, b, rel_tol=1e-6) for a, b in zip(adam_betas, preset.betas)),  # float32 0.9 too
            f"adam_betas = {tuple(adam_betas)} are not the preset's betas.", hint)
-    mistake(critic_updates == preset.steps, f"critic_updates = {critic_updates} counts the generator's updates.",
+    mistake(critic_updates == preset.steps, f"critic_updates = {critic_updates:g} counts the generator's updates.",
             "each generator step comes with n_critic critic steps.")
     close(critic_updates, preset.steps * preset.n_critic, "critic_updates", hint, atol=0,
           what="the number of critic updates of a 2,000-step cpu run")
@@ -144,16 +145,21 @@ def _library_beta(num_updates: int, decay: float) -> float:
 def check_ema_beta(beta_at_30, beta_at_2000) -> None:
     """Exercise 4: the warmed-up EMA beta min(0.999, (1 + n) / (10 + n)) at the 30th and the 2,000th update."""
     hint = "beta_n = min(decay, (1 + n) / (10 + n)) with decay = 0.999 and n the number of the update (30, 2000)."
-    given(beta_at_30, "beta_at_30", hint)
-    given(beta_at_2000, "beta_at_2000", hint)
+    beta_at_30 = as_number(beta_at_30, "beta_at_30", hint)  # a Python number, a 0-d tensor or a numpy scalar
+    beta_at_2000 = as_number(beta_at_2000, "beta_at_2000", hint)
     decay = GANTrainConfig().ema_decay
     b30, b2000 = _library_beta(30, decay), _library_beta(2000, decay)
     full = (10 * decay - 1) / (1 - decay)  # (1 + n) / (10 + n) = decay
-    for name, value, expected in (("beta_at_30", beta_at_30, b30), ("beta_at_2000", beta_at_2000, b2000)):
-        mistake(math.isclose(float(value), decay), f"{name} = {float(value)} is the decay itself: the warm-up "
+    for name, n, value, expected in (("beta_at_30", 30, beta_at_30, b30), ("beta_at_2000", 2000, beta_at_2000,
+                                                                          b2000)):
+        mistake(math.isclose(value, decay), f"{name} = {value} is the decay itself: the warm-up "
                 "keeps beta lower for the first updates.", "beta_n = min(decay, (1 + n) / (10 + n)).")
-        mistake(math.isclose(float(value), 1 - expected, rel_tol=1e-6), f"{name} = {float(value):.4g} is 1 - beta, "
+        mistake(math.isclose(value, 1 - expected, rel_tol=1e-6), f"{name} = {value:.4g} is 1 - beta, "
                 "the weight of the *new* parameters.", "beta is the weight of the running average.")
+        for off in (-1, 1):  # the value of the update before or after: n off by one
+            mistake(math.isclose(value, min(decay, (1 + n + off) / (10 + n + off)), rel_tol=1e-9),
+                    f"{name} = {value:.6g} is beta at update {n + off}, not {n}.",
+                    f"put n = {n} itself into (1 + n) / (10 + n).")
         close(value, expected, name, hint, rtol=1e-6, what="the EMA's beta at that update")
     passed(f"beta = {b30:.3f} after 30 updates: the EMA then remembers about 1/(1 - beta) = {1 / (1 - b30):.0f} "
            f"steps; after 2,000 updates beta = {b2000:.4f}, a memory of about {1 / (1 - b2000):.0f} steps. The "

@@ -12,7 +12,7 @@ import torch
 
 from .. import metrics
 from . import solutions
-from .checks import call, close, expect, given, mistake, passed
+from .checks import as_number, call, close, expect, given, mistake, passed
 
 NOTEBOOK = "06_evaluating_generators"
 
@@ -29,9 +29,9 @@ def _fid(mu1, var1, mu2, var2) -> float:
 
 def check_frechet_1d(frechet_1d) -> None:
     """Exercise 1: the squared Fréchet distance between N(2, 9) and N(-1, 1) (mean, variance), by hand."""
-    hint = ("in one dimension the FID formula becomes (mu1 - mu2)^2 + (s1 - s2)^2, with s the standard "
-            "deviations (the square roots of the variances).")
-    value = float(given(frechet_1d, "frechet_1d", hint))
+    hint = ("put the two means and variances into the formula of section 2: in one dimension Sigma is the variance, "
+            "the trace of a number is the number, and (Sigma1 Sigma2)^(1/2) = s1 s2 with s the standard deviations.")
+    value = as_number(frechet_1d, "frechet_1d", hint)
     mu1, var1, mu2, var2 = (torch.tensor([v], dtype=torch.float64) for v in (2.0, 9.0, -1.0, 1.0))
     expected = _fid(mu1, var1, mu2, var2)
     mistake(math.isclose(value, float((mu1 - mu2) ** 2 + (var1 - var2) ** 2)),
@@ -50,8 +50,8 @@ def check_frechet_1d(frechet_1d) -> None:
 
 def check_fid_diagonal(fid_diagonal) -> None:
     """Exercise 2: ``fid_diagonal(mu1, var1, mu2, var2)``, the FID of two Gaussians with diagonal covariances."""
-    hint = ("a diagonal covariance is a product of 1-D Gaussians, so FID is the sum over dimensions of "
-            "(mu1 - mu2)^2 + (sqrt(var1) - sqrt(var2))^2.")
+    hint = ("a Gaussian with a diagonal covariance is a product of 1-D Gaussians, one per dimension: what does that "
+            "make of the formula of exercise 1? FID is one number for all dimensions.")
     rng = torch.Generator().manual_seed(0)
     mu1, mu2 = (torch.randn(16, generator=rng, dtype=torch.float64) for _ in range(2))  # (16,) each
     var1, var2 = (torch.rand(16, generator=rng, dtype=torch.float64) * 3 + 0.1 for _ in range(2))  # (16,) each
@@ -62,7 +62,7 @@ def check_fid_diagonal(fid_diagonal) -> None:
                 "sum over the dimensions: FID is one number.")
         expect(got.numel() == 1, f"fid_diagonal returned a tensor of shape {tuple(got.shape)}; one number is "
                "expected.", hint)
-    value = float(got)
+    value = as_number(got, "fid_diagonal(...)", hint)
     mistake(math.isclose(value, float(((mu1 - mu2) ** 2 + (var1 - var2) ** 2).sum()), rel_tol=1e-6),
             "fid_diagonal compares the variances, not the standard deviations.",
             "(Sigma1 Sigma2)^(1/2) is diagonal with entries sqrt(var1 var2): the spread term is (s1 - s2)^2.")
@@ -82,13 +82,11 @@ def _expected_same_fid(n: int) -> float:
 
 def check_fid_bias(mean_fid_100, mean_fid_400) -> None:
     """Exercise 3: the average FID of two samples of the *same* N(0, 1), with 100 and with 400 points each."""
-    hint = ("each row of x100 and the same row of y100 are one pair: their FID is the squared difference of the "
-            "means plus that of the standard deviations (.mean(1), .std(1)); average it over the rows with .mean(); "
-            "the same for x400 and y400.")
-    given(mean_fid_100, "mean_fid_100", hint)
-    given(mean_fid_400, "mean_fid_400", hint)
+    hint = ("each row of x100 and the same row of y100 are one pair of samples: apply exercise 1's formula to the two "
+            "rows' own means and standard deviations, then average over the 5,000 pairs; the same for N = 400.")
+    mean_fid_100 = as_number(mean_fid_100, "mean_fid_100", hint)  # a number, a 0-d tensor or a numpy scalar
+    mean_fid_400 = as_number(mean_fid_400, "mean_fid_400", hint)
     for name, value, n in (("mean_fid_100", mean_fid_100, 100), ("mean_fid_400", mean_fid_400, 400)):
-        value = float(value)
         ratio = value / _expected_same_fid(n)
         mistake(value == 0, f"{name} is 0: two finite samples never have exactly the same mean and spread.",
                 "compute each row's sample mean and std from its own points.")
@@ -109,12 +107,13 @@ def check_fid_bias(mean_fid_100, mean_fid_400) -> None:
 
 def check_mmd2(mmd2_by_hand) -> None:
     """Exercise 4: the unbiased MMD^2 with the KID kernel, against ``metrics.mmd2_unbiased``."""
-    hint = ("k(a, b) = (a @ b.T / d + 1) ** 3; the within-set means leave out the diagonal: (K.sum() - "
-            "K.diagonal().sum()) / (m (m - 1)); the cross term is 2 * k(x, y).mean().")
+    hint = ("build the three kernel matrices k(x, x), k(y, y) and k(x, y) with the formula above; the two within-set "
+            "averages leave out their diagonal (so they divide by m (m - 1) and n (n - 1)), the cross average keeps "
+            "every pair.")
     rng = torch.Generator().manual_seed(0)
     x = torch.randn(30, 8, generator=rng, dtype=torch.float64) + 0.3  # (30, 8)
     y = torch.randn(25, 8, generator=rng, dtype=torch.float64)  # (25, 8)
-    value = float(call(mmd2_by_hand, x, y, name="mmd2_by_hand", hint=hint))
+    value = as_number(call(mmd2_by_hand, x, y, name="mmd2_by_hand", hint=hint), "mmd2_by_hand(x, y)", hint)
     expected = metrics.mmd2_unbiased(x, y)
 
     def kernel(a, b):
@@ -147,7 +146,9 @@ def check_predictions(higher_precision, blurry_accuracy_closer_to, scores, c2st)
             "precision in this notebook's SCORES.",
             "precision asks whether each sample lies on the real manifold; which set consists of real images? "
             "Compare the two on the y-axis of the plot in section 4.")
+    blurry_accuracy_closer_to = as_number(blurry_accuracy_closer_to, "blurry_accuracy_closer_to", hint)
     expect(blurry_accuracy_closer_to in (50, 100), "blurry_accuracy_closer_to should be 50 or 100.", hint)
+    blurry_accuracy_closer_to = int(blurry_accuracy_closer_to)
     accuracy = c2st["blurry"].accuracy
     truth = 100 if abs(accuracy - 1.0) < abs(accuracy - 0.5) else 50
     mistake(blurry_accuracy_closer_to != truth, f"blurry_accuracy_closer_to = {blurry_accuracy_closer_to} does not "

@@ -12,7 +12,7 @@ import torch
 
 from ..sample import gan as selection
 from . import solutions
-from .checks import ExerciseError, call, close, expect, given, mistake, passed
+from .checks import ExerciseError, as_number, call, close, expect, mistake, passed
 
 NOTEBOOK = "07_generate_score_select"
 
@@ -24,8 +24,8 @@ def show(exercise: str) -> None:
 
 def check_slerp(slerp_by_hand) -> None:
     """Exercise 1: spherical interpolation of two latent codes, against ``selection.slerp``."""
-    hint = ("Omega = arccos(z0 . z1 / (|z0| |z1|)); slerp = (sin((1 - t) Omega) z0 + sin(t Omega) z1) / sin Omega; "
-            "torch.arccos, torch.sin, z0 @ z1 and z0.norm() do it.")
+    hint = ("first the angle Omega between z0 and z1, from their dot product divided by both norms; then weight z0 "
+            "and z1 with the sines of section 4's formula.")
     rng = torch.Generator().manual_seed(0)
     z0, z1 = torch.randn(2, 64, generator=rng, dtype=torch.float64)  # (64,) each
     got = {t: call(slerp_by_hand, z0, z1, t, name="slerp_by_hand", hint=hint) for t in (0.0, 0.3, 0.5, 1.0)}
@@ -50,9 +50,9 @@ def check_slerp(slerp_by_hand) -> None:
 
 def check_lerp_norm(lerp_norm_at_quarter, z_dim) -> None:
     """Exercise 2: the typical norm of lerp(z0, z1; 1/4) for independent z0, z1 ~ N(0, I_Z)."""
-    hint = ("0.75 z0 + 0.25 z1 is Gaussian with variance 0.75^2 + 0.25^2 per coordinate, so its squared norm is about "
-            "Z (0.75^2 + 0.25^2); take the square root.")
-    value = float(given(lerp_norm_at_quarter, "lerp_norm_at_quarter", hint))
+    hint = ("a weighted sum of independent standard Gaussians is Gaussian: what is its variance per coordinate, and "
+            "what norm does a vector of Z such coordinates typically have (the end points, variance 1, have sqrt(Z))?")
+    value = as_number(lerp_norm_at_quarter, "lerp_norm_at_quarter", hint)
     t = 0.25
     expected = math.sqrt(z_dim * ((1 - t) ** 2 + t**2))
     mistake(math.isclose(value, math.sqrt(z_dim), rel_tol=1e-3), f"lerp_norm_at_quarter = {value:.3g} is the norm "
@@ -75,24 +75,24 @@ def check_lerp_norm(lerp_norm_at_quarter, z_dim) -> None:
 
 def check_selection_cost(acceptance_m4, acceptance_m8, candidates_best_of_16) -> None:
     """Exercise 3: acceptance rates of exact rejection sampling with bounds 4 and 8; candidates of best-of-16."""
-    hint = ("rejection sampling with p_data <= M p_g accepts a fraction 1/M of the candidates (the area under "
-            "p_data / M); best-of-N draws N candidates for every sample it keeps.")
-    given(acceptance_m4, "acceptance_m4", hint)
-    given(acceptance_m8, "acceptance_m8", hint)
-    given(candidates_best_of_16, "candidates_best_of_16", hint)
+    hint = ("a candidate x from p_g is accepted with probability p_data(x) / (M p_g(x)): average that over p_g. And "
+            "how many candidates does best-of-N look at for every sample it keeps?")
+    acceptance_m4 = as_number(acceptance_m4, "acceptance_m4", hint)  # a number, a 0-d tensor or a numpy scalar
+    acceptance_m8 = as_number(acceptance_m8, "acceptance_m8", hint)
+    candidates_best_of_16 = as_number(candidates_best_of_16, "candidates_best_of_16", hint)
     m4, m8 = selection.expected_acceptance_rate(math.log(4)), selection.expected_acceptance_rate(math.log(8))
     for name, value, m, rate in (("acceptance_m4", acceptance_m4, 4, m4), ("acceptance_m8", acceptance_m8, 8, m8)):
-        mistake(math.isclose(float(value), m), f"{name} = {float(value):g} is the bound M itself, a number of "
+        mistake(math.isclose(value, m), f"{name} = {value:g} is the bound M itself, a number of "
                 "candidates per accepted sample, not a fraction.", "the acceptance rate is 1/M.")
-        mistake(m == 8 and math.isclose(float(value), m4), f"{name} = {float(value):g}, the same as with M = 4: "
+        mistake(m == 8 and math.isclose(value, m4), f"{name} = {value:g}, the same as with M = 4: "
                 "but a looser bound makes every acceptance probability p_data / (M p_g) smaller.",
                 "the rate is 1/M for any valid bound M: a looser bound is still exact, only slower.")
-        mistake(math.isclose(float(value), 100 * rate), f"{name} = {float(value):g} is a percentage.",
+        mistake(math.isclose(value, 100 * rate), f"{name} = {value:g} is a percentage.",
                 "give the fraction (between 0 and 1).")
         close(value, rate, name, hint, rtol=1e-9, what=f"the acceptance rate with bound M = {m}")
     # the library's own count: best-of-16 on a trivial generator, keeping 1,000 samples
     counted = selection.best_of_n(lambda n, rng: torch.zeros(n), lambda x: x, 1000, n=16).num_proposed
-    mistake(int(candidates_best_of_16) == 1000, "candidates_best_of_16 = 1000 counts the kept samples.",
+    mistake(candidates_best_of_16 == 1000, "candidates_best_of_16 = 1000 counts the kept samples.",
             "each kept sample is the best of 16 candidates.")
     close(candidates_best_of_16, counted, "candidates_best_of_16", hint, atol=0,
           what="the candidates best-of-16 draws for 1,000 samples")
@@ -127,10 +127,9 @@ def check_exact_acceptance(exact_acceptance) -> None:
 
 def check_rejection_rate(measured_rate, toy_generator, ideal_logit) -> None:
     """Exercise 5: the acceptance rate of exact rejection sampling measured on the toy, against 1/M."""
-    hint = ("draw one uniform number per candidate with torch.rand(20_000, generator=rng); a candidate is accepted "
-            "where it is below exact_acceptance(ideal_logit(candidates), logit_max); the rate is the mean of those "
-            "booleans.")
-    value = float(given(measured_rate, "measured_rate", hint))
+    hint = ("one uniform draw per candidate (the cell's torch.rand call); a candidate is accepted where its draw is "
+            "below its acceptance probability from exercise 4; the rate is the share of candidates accepted.")
+    value = as_number(measured_rate, "measured_rate", hint)
     rng = torch.Generator().manual_seed(1)
     x = toy_generator(200_000, rng)  # (200000,) candidates from p_g
     grid = torch.linspace(float(x.min()), float(x.max()), 20_001)  # (20001,)

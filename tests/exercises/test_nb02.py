@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -128,3 +129,20 @@ def test_best_blur(capsys):
         ex.check_best_blur(3.0, c, P_DATA, X)
     with pytest.raises(ExerciseError, match="best_c"):
         ex.check_best_blur(sigma, -0.9, P_DATA, X)
+
+
+def test_blank_hints_do_not_give_the_answer_and_numbers_of_any_kind_count(capsys):
+    """Issue 19, items 24-25: a hint on a blank points the way without the finished formula; 0-d tensors and numpy
+    scalars count as numbers, a bool does not."""
+    with pytest.raises(ExerciseError) as err:
+        ex.check_optimal_discriminator(...)
+    assert "p_data(x) / (p_data(x) + p_g(x))" not in err.value.hint
+    with pytest.raises(ExerciseError) as err:
+        ex.check_generator_gradients(..., ...)
+    assert "= -D" not in err.value.hint and "D = 0.01" not in err.value.hint
+    ex.check_optimal_discriminator(np.float64(0.75))
+    ex.check_value_at_equilibrium(torch.tensor(-math.log(4), dtype=torch.float64))
+    ex.check_generator_gradients(np.float32(-0.01), torch.tensor(-0.99))
+    assert capsys.readouterr().out.count("Correct") == 3
+    with pytest.raises(ExerciseError, match="truth value"):
+        ex.check_optimal_discriminator(True)

@@ -149,8 +149,21 @@ def test_power_iteration(capsys):
         ex.check_power_iteration(lambda w, u, s: torch.linalg.matrix_norm(w, ord=2))
     with pytest.raises(ExerciseError, match="more than the largest singular value"):
         ex.check_power_iteration(lambda w, u, s: power_iteration(w, u, s, normalise=False))
-    with pytest.raises(ExerciseError, match="largest singular value"):  # too few steps: one step, whatever asked
+    with pytest.raises(ExerciseError, match=r"power_iteration\(weight, u, 5\) gives 2.01"):  # always one step
         ex.check_power_iteration(lambda w, u, s: power_iteration(w, u, 1))
+
+
+def test_power_iteration_off_by_one_steps_are_named():
+    """The text says the check compares after 1, 5 and 50 steps: a loop one step long or short must fail."""
+    with pytest.raises(ExerciseError, match=r"one step too many\); after exactly 1 it is") as err:
+        ex.check_power_iteration(lambda w, u, s: power_iteration(w, u, s + 1))
+    assert "range(steps)" in err.value.hint
+    with pytest.raises(ExerciseError, match=r"after 4 steps \(one step too few\); after exactly 5"):
+        ex.check_power_iteration(lambda w, u, s: power_iteration(w, u, max(s - 1, 1)))
+    with pytest.raises(ExerciseError, match=r"after exactly 5"):  # too few only from 5 on is also caught
+        ex.check_power_iteration(lambda w, u, s: power_iteration(w, u, s if s == 1 else s - 1))
+    with pytest.raises(ExerciseError, match="step\\(s\\) of power iteration"):  # far off: plain message
+        ex.check_power_iteration(lambda w, u, s: power_iteration(w, u, 5 * s))
     with pytest.raises(ExerciseError, match="one number"):
         ex.check_power_iteration(lambda w, u, s: w @ torch.ones(3, dtype=w.dtype))
 

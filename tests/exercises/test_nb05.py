@@ -2,6 +2,7 @@
 
 import copy
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -62,6 +63,10 @@ def test_detach(networks, capsys):
 def test_wgan_gp(capsys):
     ex.check_wgan_gp(5, (0.0, 0.9), 10_000)
     assert "Correct." in capsys.readouterr().out
+    ex.check_wgan_gp(torch.tensor(5), torch.tensor([0.0, 0.9]), np.int64(10_000))  # tensors and numpy count too
+    with pytest.raises(ExerciseError, match="DCGAN's betas"):  # float32 (0.5, 0.999) is still recognised
+        ex.check_wgan_gp(5, torch.tensor([0.5, 0.999]), 10_000)
+    assert "Correct." in capsys.readouterr().out
     blank_fails(ex.check_wgan_gp, ..., ..., ...)
     blank_fails(ex.check_wgan_gp, 5, (0.0, ...), 10_000)
     with pytest.raises(ExerciseError, match="non-saturating loss's setting"):
@@ -114,6 +119,12 @@ def test_ema_beta(capsys):
         ex.check_ema_beta(9 / 40, 2001 / 2010)
     with pytest.raises(ExerciseError, match="beta_at_2000"):
         ex.check_ema_beta(31 / 40, 0.99)
+    ex.check_ema_beta(torch.tensor(31 / 40, dtype=torch.float64), np.float64(2001 / 2010))  # 0-d tensor, numpy
+    assert "Correct." in capsys.readouterr().out
+    with pytest.raises(ExerciseError, match="is beta at update 29, not 30"):
+        ex.check_ema_beta(30 / 39, 2001 / 2010)
+    with pytest.raises(ExerciseError, match="is beta at update 2001, not 2000"):
+        ex.check_ema_beta(31 / 40, 2002 / 2011)
 
 
 # ---- exercise 5: one EMA step

@@ -3,6 +3,7 @@
 import functools
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 
@@ -126,6 +127,26 @@ def test_predictions(capsys):
         ex.check_predictions("two classes", 98.8, SCORES, C2ST)
     # the check reads the notebook's numbers, not ours: a judge at chance makes 50 the right answer
     ex.check_predictions("two classes", 50, SCORES, {"blurry": SimpleNamespace(accuracy=0.55)})
+
+
+def test_numbers_of_any_kind_count_and_blank_hints_do_not_give_the_answer(capsys):
+    """Issue 19, items 24-25: 0-d tensors and numpy scalars are numbers; a list is not one number; a hint on a blank
+    points the way without the code of the answer."""
+    ex.check_frechet_1d(np.float64(13.0))
+    ex.check_frechet_1d(torch.tensor(13.0))
+    ex.check_predictions("two classes", np.int64(100), SCORES, C2ST)
+    ex.check_predictions("two classes", torch.tensor(100), SCORES, C2ST)
+    assert capsys.readouterr().out.count("Correct.") == 4
+    with pytest.raises(ExerciseError, match="should be a number, got list"):
+        ex.check_fid_diagonal(lambda *a: [float(fid_diagonal(*a))])
+    with pytest.raises(ExerciseError, match="truth value"):
+        ex.check_frechet_1d(True)
+    for check, args in ((ex.check_frechet_1d, (...,)), (ex.check_fid_diagonal, (...,)), (ex.check_fid_bias, (..., ...)),
+                        (ex.check_mmd2, (...,))):
+        with pytest.raises(ExerciseError) as err:
+            check(*args)
+        assert ".std(1)" not in err.value.hint and "K.diagonal()" not in err.value.hint
+        assert "(mu1 - mu2)^2 + (s1 - s2)^2" not in err.value.hint and "sqrt(var1) - sqrt(var2)" not in err.value.hint
 
 
 def test_show_prints_a_solution(capsys):

@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -122,6 +123,25 @@ def test_rejection_rate(capsys):
         ex.check_rejection_rate(1.0, toy_generator, ideal_logit)
     with pytest.raises(ExerciseError, match="further from 1/M"):
         ex.check_rejection_rate(0.2, toy_generator, ideal_logit)
+
+
+def test_numbers_of_any_kind_count_and_blank_hints_do_not_give_the_answer(capsys):
+    """Issue 19, items 24-25: 0-d tensors and numpy scalars are numbers, a bool is not; a hint on a blank points the
+    way without the finished formula."""
+    ex.check_lerp_norm(torch.tensor(math.sqrt(64 * 0.625)), 64)
+    ex.check_selection_cost(np.float64(0.25), torch.tensor(0.125), np.int64(16_000))
+    assert capsys.readouterr().out.count("Correct.") == 2
+    with pytest.raises(ExerciseError, match="truth value"):
+        ex.check_lerp_norm(True, 64)
+    with pytest.raises(ExerciseError) as err:
+        ex.check_slerp(...)
+    assert "arccos(" not in err.value.hint and "sin((1 - t) Omega) z0" not in err.value.hint
+    with pytest.raises(ExerciseError) as err:
+        ex.check_lerp_norm(..., 64)
+    assert "0.75^2 + 0.25^2" not in err.value.hint
+    with pytest.raises(ExerciseError) as err:
+        ex.check_selection_cost(..., 0.125, 16_000)
+    assert "1/M" not in err.value.hint
 
 
 def test_show_prints_a_solution(capsys):
