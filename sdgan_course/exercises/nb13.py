@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from . import solutions
-from .checks import call, close, expect, given, mistake, passed
+from .checks import as_number, call, close, expect, given, mistake, passed
 
 NOTEBOOK = "13_speed_and_scale"
 
@@ -33,26 +33,40 @@ def _isclose(a, b) -> bool:
 
 
 def check_global_batch(global_batch, scaled_lr) -> None:
-    """Exercise 1: 4 GPUs with 64 images each; the learning rate 2e-4 was right for a batch of 64."""
-    hint = ("the global batch is the number of GPUs times the per-GPU batch; the linear scaling rule multiplies the "
-            "learning rate by the same factor as the batch (Goyal et al. 2017, section 2.1).")
-    given(global_batch, "global_batch", hint)
-    given(scaled_lr, "scaled_lr", hint)
+    """Exercise 1: 4 GPUs with 64 images each; Adam's learning rate 2e-4 was right for a batch of 64. The square-root
+    rule for Adam (Malladi et al. 2022) gives the learning rate of the global batch."""
+    hint = ("the global batch is the number of GPUs times the per-GPU batch; the square-root rule for Adam multiplies "
+            "the learning rate by the square root of the factor by which the batch grew (Malladi et al. 2022).")
+    batch = as_number(global_batch, "global_batch", hint)
+    lr = as_number(scaled_lr, "scaled_lr", hint)
     gpus, per_gpu, base_lr = 4, 64, 2e-4
     expected_batch = gpus * per_gpu
-    mistake(global_batch == per_gpu, "global_batch = 64 is one GPU's share.",
+    mistake(batch == per_gpu, "global_batch = 64 is one GPU's share.",
             "DDP averages the gradients of all the shards: one step sees every GPU's 64 images.")
-    close(global_batch, expected_batch, "global_batch", hint, rtol=0, atol=0, what="the global batch")
+    close(batch, expected_batch, "global_batch", hint, rtol=0, atol=0, what="the global batch")
     factor = expected_batch / per_gpu
-    mistake(_isclose(scaled_lr, base_lr), "scaled_lr = 2e-4 keeps the learning rate of the batch of 64.",
-            "the batch grew 4 times; the linear rule grows the learning rate 4 times too.")
-    mistake(_isclose(scaled_lr, base_lr * math.sqrt(factor)), "scaled_lr is the square-root rule (x 2).",
-            "that gentler rule is often used for Adam, but the question asks for the linear one.")
-    mistake(_isclose(scaled_lr, base_lr / factor), "scaled_lr divides by the factor; a larger batch gets a larger "
-            "rate, not a smaller one.", "multiply 2e-4 by 256 / 64.")
-    close(scaled_lr, base_lr * factor, "scaled_lr", hint, rtol=1e-9, what="the linearly scaled learning rate")
-    passed(f"Global batch {expected_batch}, learning rate {base_lr * factor:g} (with a warm-up, as Goyal et al. "
-           "do); with the same global batch on 1 or 4 GPUs the course keeps both unchanged.")
+    mistakes = [
+        (base_lr, "scaled_lr = 2e-4 keeps the learning rate of the batch of 64.",
+         "the batch grew 4 times; the square-root rule grows Adam's learning rate by the square root of 4."),
+        (base_lr * factor, "scaled_lr is the linear scaling rule (x 4), the rule of Goyal et al. 2017 for SGD with "
+         "momentum.", "for Adam the square-root rule (Malladi et al. 2022) is the one asked for: x sqrt(4)."),
+        (base_lr / factor, "scaled_lr divides by the factor; a larger batch gets a larger rate, not a smaller one.",
+         "multiply 2e-4 by the square root of 256 / 64."),
+        (base_lr / math.sqrt(factor), "scaled_lr divides by the square root of the factor; a larger batch gets a "
+         "larger rate, not a smaller one.", "multiply 2e-4 by the square root of 256 / 64."),
+        (base_lr * math.sqrt(expected_batch), "scaled_lr multiplies by the square root of the global batch (16), not "
+         "of the factor by which the batch grew.", "the factor is 256 / 64 = 4: the rate of the batch of 64 is the "
+         "starting point."),
+        (base_lr * expected_batch, "scaled_lr multiplies by the global batch (256), not by the factor by which the "
+         "batch grew.", "the factor is 256 / 64 = 4, and Adam's rule takes its square root."),
+    ]
+    for wrong, problem, why in mistakes:
+        mistake(_isclose(lr, wrong), problem, why)
+    close(lr, base_lr * math.sqrt(factor), "scaled_lr", hint, rtol=1e-6,
+          what="Adam's learning rate by the square-root rule")
+    passed(f"Global batch {expected_batch}, learning rate {base_lr * math.sqrt(factor):g} (with a warm-up). The "
+           f"linear rule (for SGD) would give {base_lr * factor:g}; Malladi et al. also scale Adam's 1 - beta and "
+           "epsilon. With the same global batch on 1 or 4 GPUs the course keeps both numbers unchanged.")
 
 
 def check_matmul_flops(matmul_flops) -> None:
@@ -60,13 +74,18 @@ def check_matmul_flops(matmul_flops) -> None:
     hint = ("the output has m x n entries; each is a dot product of length k: k multiplications and k additions "
             "(counting a multiply-add as 2 FLOPs, as torch.utils.flop_counter does).")
     shapes = [(3, 5, 7), (64, 32, 16), (1, 1, 1)]
-    got = [call(matmul_flops, m, n, k, name="matmul_flops", hint=hint) for m, n, k in shapes]
+    got = [as_number(call(matmul_flops, m, n, k, name="matmul_flops", hint=hint), f"matmul_flops({m}, {n}, {k})", hint)
+           for m, n, k in shapes]
     expected = [matmul_flop_count(m, n, k) for m, n, k in shapes]
     mistake(all(_isclose(g, m * n * k) for g, (m, n, k) in zip(got, shapes, strict=True)),
             "matmul_flops counts m n k: one FLOP per multiply-add.",
             "a multiply-add is two operations, a multiplication and an addition.")
     mistake(all(_isclose(g, 2 * m * n) for g, (m, n, k) in zip(got, shapes, strict=True)),
             "matmul_flops leaves out the inner dimension k.", "each of the m x n outputs sums k products.")
+    mistake(all(_isclose(g, m * n * (2 * k - 1)) for g, (m, n, k) in zip(got, shapes, strict=True)),
+            "matmul_flops counts m n (2k - 1): k multiplications and k - 1 additions per output. That is the exact "
+            "count, but torch.utils.flop_counter (and so bench_step) counts a multiply-add as 2 FLOPs: 2 m n k.",
+            "count k multiply-adds per output, 2 FLOPs each.")
     wrong = [f"{m} x {k} @ {k} x {n}: {g!r}" for g, e, (m, n, k) in zip(got, expected, shapes, strict=True)
              if not _isclose(g, e)]
     expect(not wrong, "matmul_flops is wrong for " + "; ".join(wrong) + ".", hint)
@@ -79,7 +98,7 @@ def check_intensity(intensity, bound, ridge) -> None:
     it is bound by memory or arithmetic on a machine whose ridge point is ``ridge`` FLOP/byte."""
     hint = ("FLOPs = 2 x batch x in x out; bytes = 4 x (the input, batch x in, + the weight, in x out, + the output, "
             "batch x out); intensity = FLOPs / bytes. Below the ridge point an operation waits for memory.")
-    given(intensity, "intensity", hint)
+    intensity = as_number(intensity, "intensity", hint)
     given(bound, "bound", hint)
     batch, features = 8, 1024
     flops = matmul_flop_count(batch, features, features)  # x (8, 1024) @ W^T (1024, 1024)
@@ -88,6 +107,9 @@ def check_intensity(intensity, bound, ridge) -> None:
     mistake(_isclose(intensity, flops / (4 * 2 * batch * features)),
             f"intensity = {float(intensity):.4g} leaves out the weight's bytes.",
             "the layer must read its 1024 x 1024 weight matrix, by far the largest tensor here.")
+    mistake(_isclose(intensity, flops / (4 * (batch * features + features * features))),
+            f"intensity = {float(intensity):.4g} leaves out the output's bytes.",
+            "the layer also writes its output, batch x out numbers.")
     mistake(_isclose(intensity, expected / 2), f"intensity = {float(intensity):.4g} counts a multiply-add as 1 FLOP.",
             "a matrix product costs 2 m n k FLOPs (exercise 2).")
     mistake(_isclose(intensity, expected * 2), f"intensity = {float(intensity):.4g} counts 2 bytes per number.",
@@ -123,20 +145,30 @@ def check_all_reduce(all_reduce_mean) -> None:
     expect(isinstance(got, torch.Tensor), "all_reduce_mean should return a tensor.", hint)
     expect(tuple(got.shape) == tuple(whole.shape), f"all_reduce_mean returned shape {tuple(got.shape)}; the "
            f"averaged gradient has the shape of each rank's, {tuple(whole.shape)}.", "average over the ranks only.")
+    got = got.detach().to(whole.dtype)  # a float64 answer is fine
     mistake(torch.allclose(got, halves[0] + halves[1], atol=1e-6), "all_reduce_mean returns the sum of the ranks' "
             "gradients: twice the whole batch's gradient.", "divide the sum by the number of ranks.")
     mistake(torch.allclose(got, halves[0], atol=1e-7), "all_reduce_mean returns rank 0's gradient unchanged.",
             "every rank must end with the same average over all ranks, or the copies drift apart.")
     close(got, whole, "all_reduce_mean", hint, atol=1e-6, what="the gradient of the whole batch")
-    passed("The mean of the two half-batch gradients is the whole batch's gradient: two ranks take exactly the step "
-           "one process takes.")
+    quarters = [_gradient(net, xq, yq) for xq, yq in zip(x.chunk(4), y.chunk(4), strict=True)]  # 4 ranks of 8
+    got4 = call(all_reduce_mean, [q.clone() for q in quarters], name="all_reduce_mean", hint=hint)
+    expect(isinstance(got4, torch.Tensor) and tuple(got4.shape) == tuple(whole.shape),
+           "all_reduce_mean works for 2 ranks but not for 4: it should return a tensor of the same shape.", hint)
+    got4 = got4.detach().to(whole.dtype)
+    mistake(torch.allclose(got4, torch.stack(quarters).sum(0) / 2, atol=1e-6),
+            "all_reduce_mean divides by 2 whatever the number of ranks: with 4 ranks it returns twice the average.",
+            "divide by the number of gradients in the list, len(rank_gradients).")
+    close(got4, whole, "all_reduce_mean with 4 ranks", hint, atol=1e-6, what="the gradient of the whole batch")
+    passed("The mean of the ranks' gradients is the whole batch's gradient, for 2 ranks of 16 images and for 4 of 8: "
+           "the ranks take exactly the step one process takes.")
 
 
 def check_ring_bytes(bytes_sent) -> None:
     """Exercise 5: bytes each GPU sends in a ring all-reduce of 1,000,000 float32 gradients over 4 GPUs."""
     hint = ("a ring all-reduce is a reduce-scatter then an all-gather, each N - 1 rounds of a 1/N chunk: each GPU "
             "sends 2 (N - 1) / N times the gradient's bytes (Patarasuk and Yuan 2009).")
-    value = given(bytes_sent, "bytes_sent", hint)
+    value = as_number(bytes_sent, "bytes_sent", hint)
     n, gradient_bytes = 4, 4 * 1_000_000
     mistake(_isclose(value, gradient_bytes), "bytes_sent is the gradient's size once.",
             "each chunk travels twice round the ring: once to be summed, once to be shared.")
@@ -144,6 +176,8 @@ def check_ring_bytes(bytes_sent) -> None:
             "in each round a GPU sends one chunk, 1/N of the gradient.")
     mistake(_isclose(value, (n - 1) / n * gradient_bytes), "bytes_sent counts only the reduce-scatter.",
             "after it each GPU holds 1/N of the sum; the all-gather sends as much again.")
+    mistake(_isclose(value, 2 * (n - 1) / n * 1_000_000), "bytes_sent counts numbers, not bytes.",
+            "each float32 number is 4 bytes.")
     close(value, 2 * (n - 1) / n * gradient_bytes, "bytes_sent", hint, rtol=1e-9, what="the bytes each GPU sends")
     passed(f"{2 * (n - 1) / n * gradient_bytes / 1e6:g} MB per GPU per step, and at most twice the gradient however "
            "many GPUs join: why the ring scales.")
@@ -153,14 +187,17 @@ def check_rank_draws(drawn_per_process, kept_per_process) -> None:
     """Exercise 6: ``local_part(torch.randn(global_shape((8, 3)), generator=rng))`` in each of two processes."""
     hint = ("global_shape multiplies the rows by the number of processes; local_part keeps this rank's rows, "
             "x.chunk(world_size)[rank].")
-    given(drawn_per_process, "drawn_per_process", hint)
-    given(kept_per_process, "kept_per_process", hint)
+    drawn_per_process = as_number(drawn_per_process, "drawn_per_process", hint)
+    kept_per_process = as_number(kept_per_process, "kept_per_process", hint)
     world, local = 2, (8, 3)
     drawn = torch.randn(local[0] * world, *local[1:])  # (16, 3) what global_shape asks for
     kept = drawn.chunk(world)[0]  # (8, 3) rank 0's rows
     mistake(drawn_per_process == kept.numel(), "drawn_per_process is the local batch's numbers only.",
             "every rank draws the noise of the *global* batch from the same generator, then keeps its rows: that is "
             "what keeps the ranks' generators in step and the noise equal to one process's.")
+    mistake(drawn_per_process == drawn.shape[0] or kept_per_process == kept.shape[0],
+            "that counts rows; the question asks for random numbers, and each row holds 3.",
+            "count rows x 3 numbers.")
     close(drawn_per_process, drawn.numel(), "drawn_per_process", hint, rtol=0, atol=0,
           what="the numbers each process draws")
     close(kept_per_process, kept.numel(), "kept_per_process", hint, rtol=0, atol=0,
