@@ -1,0 +1,49 @@
+"""tools/gpu_check.py: its CPU dry run passes every part in a subprocess, and a failing part gives exit status 1."""
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "tools" / "gpu_check.py"
+
+
+def load_tool():
+    spec = importlib.util.spec_from_file_location("gpu_check", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_dry_run_passes_every_part_and_prints_the_summary():
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--dry-run"], capture_output=True, text=True, timeout=600,
+                          cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    summary = proc.stdout[proc.stdout.index("gpu_check summary on cpu"):]
+    rows = [line for line in summary.splitlines() if line.startswith(("train", "bench", "notebook"))]
+    for part in ("train gan", "train ddpm", "train ldm", "train vae", "train clip", "bench gan", "bench ddpm",
+                 "bench ldm", *(f"notebook {n:02d}" for n in range(14))):
+        assert any(r.startswith(part + " ") and " ok " in r for r in rows), (part, summary)
+    assert "T4 est. img/s" in summary and "@256" in summary  # the stored T4 estimate beside what was measured
+    assert summary.rstrip().endswith("gpu_check: 22 parts, 0 failed, 0 skipped (time budget)")
+
+
+@pytest.mark.parametrize("failure", ["nan", "exception"])
+def test_a_failing_part_is_reported_and_the_exit_status_is_1(monkeypatch, capsys, failure):
+    tool = load_tool()
+
+    def broken(name, profile, steps, device, data, amp, **sizes):
+        if failure == "exception":
+            raise RuntimeError("CUDA error: an illegal memory access was encountered")
+        run = SimpleNamespace(step=steps, history={"loss": [0.5, float("nan")]})
+        return (run, 1.0, 100.0), run, []
+
+    monkeypatch.setattr(tool, "train_family", broken)
+    assert tool.main(["--dry-run", "--parts", "train", "--families", "vae,clip"]) == 1
+    out = capsys.readouterr().out
+    assert "train vae" in out and "train clip" in out and "2 parts, 2 failed" in out
+    assert ("loss nan" if failure == "nan" else "RuntimeError: CUDA error") in out
