@@ -1,6 +1,7 @@
 """tools/gpu_check.py: its CPU dry run passes every part in a subprocess, and a failing part gives exit status 1."""
 
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -47,3 +48,28 @@ def test_a_failing_part_is_reported_and_the_exit_status_is_1(monkeypatch, capsys
     out = capsys.readouterr().out
     assert "train vae" in out and "train clip" in out and "2 parts, 2 failed" in out
     assert ("loss nan" if failure == "nan" else "RuntimeError: CUDA error") in out
+
+
+BLOCKED_FRONT_END = """
+import importlib.abc, importlib.util, sys
+class Block(importlib.abc.MetaPathFinder):  # a GPU machine without Jupyter: no ipywidgets, no IPython
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in ("ipywidgets", "IPython"):
+            raise ImportError(name)
+sys.meta_path.insert(0, Block())
+spec = importlib.util.spec_from_file_location("gpu_check", sys.argv[1])
+tool = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(tool)
+tool.run_notebook_cells(1)
+"""
+
+
+def test_the_notebook_cells_run_where_jupyter_is_missing():
+    env = {"SDGAN_PROFILE": "ci", "SDGAN_DEVICE": "cpu", "MPLBACKEND": "Agg", "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run([sys.executable, "-c", BLOCKED_FRONT_END, str(SCRIPT)], capture_output=True, text=True,
+                          timeout=300, cwd=ROOT, env=env)
+    rows = [json.loads(line[len("NOTEBOOK "):]) for line in proc.stdout.splitlines() if line.startswith("NOTEBOOK ")]
+    assert len(rows) == 14, proc.stdout[-2000:] + proc.stderr[-2000:]
+    for row in rows:
+        assert row["error"] == "" and row["device"] == "cpu", row
+        assert row["stubbed"] == ["ipywidgets", "IPython", "IPython.display"]

@@ -235,10 +235,14 @@ def _stub_missing_front_end() -> list[str]:
             importlib.import_module(name)
         except ImportError:
             module = types.ModuleType(name)
-            module.__getattr__ = lambda attr: Inert  # every name is a class that accepts anything
+            module.__getattr__ = lambda attr: Inert  # every other name is a class that accepts anything
             sys.modules[name] = module
             stubbed.append(name)
-    if "IPython" in sys.modules and "IPython.display" in stubbed:
+    if "IPython" in stubbed:  # no IPython shell here: what IPython itself answers outside one (matplotlib asks)
+        sys.modules["IPython"].get_ipython = lambda: None
+        sys.modules["IPython"].version_info = (0, 0, 0)
+    if "IPython.display" in stubbed:
+        sys.modules["IPython.display"].display = lambda *objects, **kwargs: None
         sys.modules["IPython"].display = sys.modules["IPython.display"]
     return stubbed
 
