@@ -137,7 +137,7 @@ def colab_setup_source() -> str:
 CLAIM_MIME = "application/vnd.sdgan-course.claim+json"
 
 
-def claim(statement: str, holds: Any, evidence: str = "") -> bool:
+def claim(statement: str, holds: Any, evidence: str = "") -> None:
     """Show a sentence that reports what this run measured, with ✓ if the run's numbers support it and ✗ if not.
 
     A notebook's markdown may explain and cite; a sentence about *its own run* ("the DDPM's recall beats the cGAN's",
@@ -149,7 +149,8 @@ def claim(statement: str, holds: Any, evidence: str = "") -> bool:
     prints ``✓ claim: the DDPM's recall beats the cGAN's (0.656 vs 0.605)``. It never raises: on a learner's machine a
     ✗ is information (the numbers moved). ``tools/render_notebooks.py`` fails a cpu-profile render with any ✗, so the
     stored outputs a reader sees never contradict their own text. ``holds`` may be a bool, a 0-d tensor or a numpy
-    bool; ``evidence`` is the numbers, shown in brackets. Returns ``holds`` as a bool.
+    bool; ``evidence`` is the numbers, shown in brackets. It returns nothing, so a cell that ends with a claim shows
+    the claim alone (not a stray ``True``).
     """
     if not isinstance(statement, str) or not statement.strip():
         raise ValueError("claim() needs the sentence it checks as its first argument, for example "
@@ -165,10 +166,9 @@ def claim(statement: str, holds: Any, evidence: str = "") -> bool:
         from IPython.display import display
     except ImportError:  # plain Python: just print
         print(text)
-        return ok
+        return
     if get_ipython() is None:
         print(text)
     else:
         display({"text/plain": text, CLAIM_MIME: {"statement": statement, "holds": ok, "evidence": evidence}},
                 raw=True)
-    return ok

@@ -193,6 +193,8 @@ def test_every_stored_claim_held_when_the_notebook_was_rendered(path):
         cell = nb.cells[claim_record["cell"]]
         texts = ["".join(o["data"]["text/plain"]) for o in cell.outputs if "text/plain" in o.get("data", {})]
         assert any(t.startswith("✓ claim: " + claim_record["statement"]) for t in texts)
+        stray = [t for t in texts if t in ("True", "False")]
+        assert not stray, f"{path.name}, cell {claim_record['cell']}: a stray {stray[0]} under the claims"
 
 
 def test_claim_prints_a_tick_or_a_cross_and_refuses_what_is_not_one_truth_value(capsys):
@@ -201,9 +203,9 @@ def test_claim_prints_a_tick_or_a_cross_and_refuses_what_is_not_one_truth_value(
 
     from sdgan_course.course import claim
 
-    assert claim("two is more than one", 2 > 1, "2 vs 1") is True
-    assert claim("a 0-d tensor counts", torch.tensor(3.0) > 2) is True
-    assert claim("a numpy bool counts", np.float64(1.0) < 0.5) is False
+    assert claim("two is more than one", 2 > 1, "2 vs 1") is None  # nothing returned: no stray True under a cell
+    claim("a 0-d tensor counts", torch.tensor(3.0) > 2)
+    claim("a numpy bool counts", np.float64(1.0) < 0.5)
     out = capsys.readouterr().out.splitlines()
     assert out == ["✓ claim: two is more than one (2 vs 1)", "✓ claim: a 0-d tensor counts",
                    "✗ claim: a numpy bool counts"]
