@@ -68,7 +68,7 @@ def as_number(value: Any, name: str, hint: str) -> float:
     if isinstance(value, bool):
         raise ExerciseError(f"`{name}` is {value}, a truth value; a number is asked for.", hint)
     if isinstance(value, (str, bytes)):
-        raise ExerciseError(f"`{name}` is the text {value!r}; write the number itself, without quotes.", hint)
+        raise ExerciseError(f"`{name}` should be a number, got str ({value!r}): write it without quotes.", hint)
     if isinstance(value, torch.Tensor):
         if value.numel() != 1:
             raise ExerciseError(f"`{name}` is a tensor of shape {tuple(value.shape)}; one number is asked for "
