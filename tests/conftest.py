@@ -14,6 +14,13 @@ def _one_thread():
 
 
 @pytest.fixture(scope="session")
+def diffusers():
+    """The test-only reference, diffusers (the ``dev`` extra). A test that compares with it takes this fixture, so a
+    missing diffusers skips only those tests, each one reported as skipped with the reason."""
+    return pytest.importorskip("diffusers", reason="diffusers is the test-only reference: pip install -e '.[dev]'")
+
+
+@pytest.fixture(scope="session")
 def tiny_ldm_run():
     """A factory of tiny latent-diffusion runs (ci sizes) with randomly initialised frozen parts: no shipped files."""
     from dataclasses import asdict

@@ -132,13 +132,12 @@ def test_bad_input():
         )
 
 
-diffusers = pytest.importorskip("diffusers", reason="diffusers is the test-only reference (pip install -e '.[dev]')")
 
 
 @pytest.mark.parametrize(
     "name,kind", [("linear", "linear"), ("cosine", "squaredcos_cap_v2"), ("scaled_linear", "scaled_linear")]
 )
-def test_schedule_and_add_noise_match_diffusers(name, kind):
+def test_schedule_and_add_noise_match_diffusers(name, kind, diffusers):
     # Stable Diffusion's scheduler config passes its own beta range; diffusers' defaults are DDPM's
     betas = dict(beta_start=0.00085, beta_end=0.012) if kind == "scaled_linear" else {}
     ref = diffusers.DDPMScheduler(num_train_timesteps=1000, beta_schedule=kind, **betas)

@@ -151,12 +151,11 @@ def test_generate_batch_size_and_layout_change_speed_not_samples():
         draw(batch_size=0)
 
 
-diffusers = pytest.importorskip("diffusers", reason="diffusers is the test-only reference (pip install -e '.[dev]')")
 
 
 @pytest.mark.parametrize("variance,kind", [("small", "fixed_small"), ("large", "fixed_large")])
 @pytest.mark.parametrize("num_steps", [1000, 50])
-def test_ddpm_step_matches_diffusers(variance, kind, num_steps):
+def test_ddpm_step_matches_diffusers(variance, kind, num_steps, diffusers):
     ours = NoiseSchedule.from_name("linear", 1000)
     ref = diffusers.DDPMScheduler(num_train_timesteps=1000, variance_type=kind, clip_sample=True)
     ref.alphas_cumprod = ours.alpha_bar.clone()  # the same constants (diffusers' float32 cumprod differs by ~1e-7)
@@ -173,7 +172,7 @@ def test_ddpm_step_matches_diffusers(variance, kind, num_steps):
 
 @pytest.mark.parametrize("eps_from_clipped_x0", [True, False])
 @pytest.mark.parametrize("eta", [0.0, 1.0])
-def test_ddim_step_matches_diffusers(eta, eps_from_clipped_x0):
+def test_ddim_step_matches_diffusers(eta, eps_from_clipped_x0, diffusers):
     ours = NoiseSchedule.from_name("linear", 1000)
     ref = diffusers.DDIMScheduler(num_train_timesteps=1000, clip_sample=True, set_alpha_to_one=True, steps_offset=0)
     ref.alphas_cumprod = ours.alpha_bar.clone()  # the same constants (diffusers' float32 cumprod differs by ~1e-7)
@@ -190,7 +189,7 @@ def test_ddim_step_matches_diffusers(eta, eps_from_clipped_x0):
         assert torch.allclose(got, expected, atol=1e-5), (t, (got - expected).abs().max())
 
 
-def test_dpm_solver_matches_diffusers():
+def test_dpm_solver_matches_diffusers(diffusers):
     ours = NoiseSchedule.from_name("linear", 1000)
     ref = diffusers.DPMSolverMultistepScheduler(
         num_train_timesteps=1000,
