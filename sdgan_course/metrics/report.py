@@ -1,11 +1,14 @@
 r"""Every metric of a sample set at once (:func:`evaluate_samples`, what ``python -m sdgan_course evaluate`` prints),
-the table that shows them, and reading sample files.
+the table that shows them, the rounded rows of the quality tables (:func:`score_row`, :func:`real_floor`,
+:func:`describe_machine`, what ``tools/evaluate_*.py`` and ``tools/compare_models.py`` store), and reading sample
+files.
 
 Shape legend: N samples, C channels, H x W pixels.
 """
 
 from __future__ import annotations
 
+import platform
 import time
 import zipfile
 from pathlib import Path
@@ -106,6 +109,40 @@ def evaluate_samples(
     )
     result["seconds"] = round(time.perf_counter() - start, 2)
     return result
+
+
+# The columns of the stored quality tables (data/checkpoints/*_eval.json, comparison_eval.json; notebooks 10-12)
+SCORE_KEYS = ("fid", "kid", "precision", "recall", "label_agreement", "classes_covered")
+
+
+def score_row(images, labels, reference: ReferenceStats, classifier: ClassifierInfo) -> dict:
+    """One row of a stored quality table: :data:`SCORE_KEYS` of :func:`score_samples`, each rounded to 4 decimals,
+    KID on subsets of at most 1,000 images (all of them when there are fewer)."""
+    r = score_samples(images, reference, classifier, labels=labels, kid_subset_size=min(len(images), 1000))
+    return {k: round(float(r[k]), 4) for k in SCORE_KEYS}
+
+
+def real_floor(n: int, reference: ReferenceStats, classifier: ClassifierInfo, *,
+               dataset: str = "fashion_mnist") -> dict:
+    """The floor of a quality table: the first ``n`` real test images scored as if they were samples (what a perfect
+    model would reach at this sample count; FID in particular grows as the count shrinks)."""
+    test = load_images(dataset, "test", limit=n)
+    row = dict(model="real test images", n=len(test.images))
+    row.update(score_row(test.images, test.labels, reference, classifier))
+    return row
+
+
+def describe_machine() -> str:
+    """The processor, torch's thread count and version, stored beside every measured table."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
 
 
 METRIC_NOTES = {
