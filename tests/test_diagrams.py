@@ -1,18 +1,15 @@
 """The diagrams of notebook 01: one source (tools/draw_diagrams.py) for the Mermaid text and the PNG fallback."""
 
-import importlib.util
 import re
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from tools import draw_diagrams as dd
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "01_the_landscape.ipynb"
-
-_spec = importlib.util.spec_from_file_location("draw_diagrams", ROOT / "tools" / "draw_diagrams.py")
-dd = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(dd)
 
 # Facts each diagram must show (taught in notebook 01; Rombach et al. 2022, arXiv:2112.10752; Goodfellow et al. 2014).
 FACTS = {

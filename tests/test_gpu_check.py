@@ -1,6 +1,6 @@
 """tools/gpu_check.py: its CPU dry run passes every part in a subprocess, and a failing part gives exit status 1."""
 
-import importlib.util
+import importlib
 import json
 import subprocess
 import sys
@@ -14,10 +14,7 @@ SCRIPT = ROOT / "tools" / "gpu_check.py"
 
 
 def load_tool():
-    spec = importlib.util.spec_from_file_location("gpu_check", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module("tools.gpu_check")
 
 
 def test_the_dry_run_passes_every_part_and_prints_the_summary():

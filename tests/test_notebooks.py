@@ -9,10 +9,7 @@ import nbformat
 import pytest
 
 from sdgan_course.course import NOTEBOOKS, colab_setup_source, colab_url
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-from notebook_rules import (  # noqa: E402  (tools/notebook_rules.py, shared)
+from tools.notebook_rules import (  # the repository root is on sys.path: conftest.py sits there
     KERNELSPEC,
     WIDGET_PLACEHOLDER,
     WIDGET_VIEW,
@@ -21,6 +18,8 @@ from notebook_rules import (  # noqa: E402  (tools/notebook_rules.py, shared)
     stored_claims,
     tidy_widget_outputs,
 )
+
+ROOT = Path(__file__).resolve().parent.parent
 
 PATHS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
@@ -224,7 +223,7 @@ def _tiny_notebook(path, statements):
 
 
 def test_render_fails_on_a_false_claim_in_the_cpu_profile_and_keeps_the_stored_notebook(tmp_path, monkeypatch):
-    import render_notebooks
+    from tools import render_notebooks
 
     monkeypatch.setenv("SDGAN_PROFILE", "ci")  # restored after the test (render sets the profile it runs)
     monkeypatch.setenv("PYTHONPATH", str(ROOT))

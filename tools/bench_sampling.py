@@ -11,14 +11,14 @@ image and milliseconds per network evaluation per image.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+if __name__ == "__main__" and not __package__:  # run as `python tools/NAME.py`: import as `-m tools.NAME` does
+    import _as_package  # noqa: F401  (tools/_as_package.py: the repository root first on sys.path)
 
 from sdgan_course.sample.diffusion import generate_diffusion  # noqa: E402
 from sdgan_course.train.diffusion import load_diffusion  # noqa: E402

@@ -23,14 +23,13 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tools"))
+if __name__ == "__main__" and not __package__:  # run as `python tools/NAME.py`: import as `-m tools.NAME` does
+    import _as_package  # noqa: F401  (tools/_as_package.py: the repository root first on sys.path)
 
-from evaluate_diffusion import KEYS, machine, real_floor, score  # noqa: E402
 
 from sdgan_course.metrics.features import reference_statistics  # noqa: E402
 from sdgan_course.metrics.prompt_following import class_prompt  # noqa: E402
-from sdgan_course.metrics.report import score_samples  # noqa: E402
+from sdgan_course.metrics.report import describe_machine, real_floor, score_row  # noqa: E402
 from sdgan_course.models.classifier import load_classifier  # noqa: E402
 
 DATASET = "fashion_mnist"
@@ -49,16 +48,14 @@ README_TRAINING = {
 }
 
 
+def echo(row: dict) -> dict:
+    """Print a row as soon as it is measured (one JSON line), and return it."""
+    print(json.dumps(row), flush=True)
+    return row
+
+
 def count(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
-
-
-def score_row(images, labels, reference, classifier) -> dict:
-    """evaluate_diffusion.score, which also works without labels (label agreement is then None)."""
-    if labels is not None:
-        return score(images, labels, reference, classifier)
-    r = score_samples(images, reference, classifier, kid_subset_size=min(len(images), 1000))
-    return {k: None if r[k] is None else round(float(r[k]), 4) for k in KEYS}
 
 
 def timed(fn):
@@ -86,8 +83,7 @@ def gan_row(name, n, reference, classifier) -> dict:
                parameters={"generator": count(model.generator)}, training_minutes={"generator": train["minutes"]},
                training_steps=model.step, training_note=train["note"] + " (the discriminator trains alongside)")
     row.update(score_row(images, labels, reference, classifier))
-    print(json.dumps(row), flush=True)
-    return row
+    return echo(row)
 
 
 def ddpm_row(n, steps, guidance, reference, classifier, *, checkpoint=None) -> dict:
@@ -105,9 +101,8 @@ def ddpm_row(n, steps, guidance, reference, classifier, *, checkpoint=None) -> d
                nfe=steps * (1 if guidance in (0.0, 1.0) else 2), seconds_per_image=round(wall / n, 6),
                parameters={"unet": count(loaded.model)}, training_minutes={"unet": train["minutes"]},
                training_steps=loaded.step, training_note=train["note"])
-    row.update(score(images, labels, reference, classifier))
-    print(json.dumps(row), flush=True)
-    return row
+    row.update(score_row(images, labels, reference, classifier))
+    return echo(row)
 
 
 def ldm_guidance_default() -> float:
@@ -149,9 +144,8 @@ def ldm_row(n, steps, guidance, reference, classifier, *, checkpoint=None) -> di
                                  "autoencoder": ae["minutes"]},
                training_steps=ldm.step, training_note=f"U-Net: {source}; text encoder: {clip['note']}; autoencoder: "
                f"{ae['note']}")
-    row.update(score(images, labels, reference, classifier))
-    print(json.dumps(row), flush=True)
-    return row
+    row.update(score_row(images, labels, reference, classifier))
+    return echo(row)
 
 
 # ---------------------------------------------------------------- equal training compute
@@ -202,9 +196,8 @@ def score_equal(trained: dict, n, reference, classifier, *, ddpm_steps=10, guida
             run.ema.model, run.schedule, n, shape=run.train_config.image_shape, labels=labels, sampler="dpm-solver",
             steps=ddpm_steps, guidance=guidance, prediction=run.train_config.prediction, rng=rng))
         row.update(sampler=f"DPM-Solver++ {ddpm_steps} steps, guidance {guidance:g}", nfe=ddpm_steps * 2)
-    row.update(n=n, seconds_per_image=round(wall / n, 6), **score(images, labels, reference, classifier))
-    print(json.dumps(row), flush=True)
-    return row
+    row.update(n=n, seconds_per_image=round(wall / n, 6), **score_row(images, labels, reference, classifier))
+    return echo(row)
 
 
 # ---------------------------------------------------------------- main
@@ -235,7 +228,7 @@ def main() -> int:
         torch.set_num_threads(args.threads)
     classifier = load_classifier(DATASET)
     result = json.loads(args.out.read_text()) if args.out.is_file() else {}
-    result.update(machine=machine(), command=" ".join(sys.argv), features="course classifier (notebook 06)")
+    result.update(machine=describe_machine(), command=" ".join(sys.argv), features="course classifier (notebook 06)")
 
     def save():
         args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -253,7 +246,7 @@ def main() -> int:
         save()
     elif not args.no_shipped:
         reference = reference_statistics(DATASET, "train", classifier=classifier, num_features=args.n)
-        rows = [real_floor(args.n, reference, classifier) | dict(family="real data")]
+        rows = [echo(real_floor(args.n, reference, classifier)) | dict(family="real data")]
         rows += [gan_row(name, args.n, reference, classifier) for name in ("gan_fashion_mnist", "cgan_fashion_mnist")]
         rows.append(ddpm_row(args.n, args.ddpm_steps, args.ddpm_guidance, reference, classifier))
         if not args.no_ldm:
@@ -272,7 +265,7 @@ def main() -> int:
             export = args.equal_export / f"{kind}_{args.equal_minutes:g}min.pt" if args.equal_export else None
             trained.append(train_for(kind, args.equal_minutes, args.equal_profile, export=export))
         reference = reference_statistics(DATASET, "train", classifier=classifier, num_features=args.equal_n)
-        rows = [real_floor(args.equal_n, reference, classifier) | dict(family="real data")]
+        rows = [echo(real_floor(args.equal_n, reference, classifier)) | dict(family="real data")]
         rows += [score_equal(t, args.equal_n, reference, classifier) for t in trained]
         result["equal_compute"] = dict(minutes=args.equal_minutes, n_samples=args.equal_n, profile=args.equal_profile,
                                        threads=torch.get_num_threads(), command=result["command"], rows=rows)

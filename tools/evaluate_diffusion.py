@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -29,15 +28,14 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+if __name__ == "__main__" and not __package__:  # run as `python tools/NAME.py`: import as `-m tools.NAME` does
+    import _as_package  # noqa: F401  (tools/_as_package.py: the repository root first on sys.path)
 
 from sdgan_course.metrics.features import reference_statistics  # noqa: E402
-from sdgan_course.metrics.report import score_samples  # noqa: E402
+from sdgan_course.metrics.report import describe_machine, real_floor, score_row  # noqa: E402
 from sdgan_course.models.classifier import load_classifier  # noqa: E402
 from sdgan_course.sample.diffusion import generate_diffusion  # noqa: E402
 from sdgan_course.train.diffusion import load_diffusion  # noqa: E402
-
-KEYS = ("fid", "kid", "precision", "recall", "label_agreement", "classes_covered")
 
 # (sampler, steps, guidance): the quality-against-cost grid at the default guidance, then the guidance sweep
 DEFAULT_GRID = [
@@ -54,21 +52,10 @@ DEFAULT_GRID = [
 DEFAULT_SCALES = [0.0, 1.0, 1.5, 2.0, 3.0, 5.0]
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
-
-
-def score(images, labels, reference, classifier) -> dict:
-    r = score_samples(images, reference, classifier, labels=labels, kid_subset_size=min(len(images), 1000))
-    return {k: round(float(r[k]), 4) for k in KEYS}
+def echo(row: dict) -> dict:
+    """Print a row as soon as it is measured (one JSON line), and return it."""
+    print(json.dumps(row), flush=True)
+    return row
 
 
 def measure_diffusion(loaded, n, sampler, steps, guidance, reference, classifier, *, seed=0) -> dict:
@@ -89,9 +76,8 @@ def measure_diffusion(loaded, n, sampler, steps, guidance, reference, classifier
     seconds = (time.perf_counter() - start) / n
     nfe = steps * (1 if guidance in (0.0, 1.0) else 2)  # a guided step evaluates the network twice (one batch)
     row = dict(sampler=sampler, steps=steps, nfe=nfe, guidance=guidance, n=n, seconds_per_image=round(seconds, 4))
-    row.update(score(images, labels, reference, classifier))
-    print(json.dumps(row), flush=True)
-    return row
+    row.update(score_row(images, labels, reference, classifier))
+    return echo(row)
 
 
 def measure_cgan(n, reference, classifier) -> dict:
@@ -103,19 +89,8 @@ def measure_cgan(n, reference, classifier) -> dict:
     start = time.perf_counter()
     images = generate(model.generator, n, z_dim=model.config.z_dim, labels=labels, rng=torch.Generator().manual_seed(0))
     row = dict(model="cgan_fashion_mnist", n=n, seconds_per_image=round((time.perf_counter() - start) / n, 5))
-    row.update(score(images, labels, reference, classifier))
-    print(json.dumps(row), flush=True)
-    return row
-
-
-def real_floor(n, reference, classifier) -> dict:
-    from sdgan_course.data.images import load_images
-
-    test = load_images("fashion_mnist", "test", limit=n)
-    row = dict(model="real test images", n=len(test.images))
-    row.update(score(test.images, test.labels, reference, classifier))
-    print(json.dumps(row), flush=True)
-    return row
+    row.update(score_row(images, labels, reference, classifier))
+    return echo(row)
 
 
 def parse_grid(text: str) -> list[tuple[str, int]]:
@@ -130,8 +105,8 @@ def add_rows(args, loaded, reference, classifier) -> int:
     rows = result.setdefault(args.add, [])
     floors = result.setdefault(f"{args.add}_floor", {})
     if str(args.n) not in floors:
-        floors[str(args.n)] = real_floor(args.n, reference, classifier)
-    result.setdefault("commands", []).append(f"{' '.join(sys.argv)}  # on {machine()}")
+        floors[str(args.n)] = echo(real_floor(args.n, reference, classifier))
+    result.setdefault("commands", []).append(f"{' '.join(sys.argv)}  # on {describe_machine()}")
     args.out.write_text(json.dumps(result, indent=1))
     for sampler, steps in parse_grid(args.grid):
         key = (sampler, steps, args.guidance, args.n)
@@ -179,20 +154,20 @@ def main() -> int:
     if args.add:
         return add_rows(args, loaded, reference, classifier)
     result = {
-        "machine": machine(),
+        "machine": describe_machine(),
         "model": str(args.checkpoint),
         "model_step": loaded.step,
         "n_samples": args.n,
         "command": " ".join(sys.argv),
     }
-    result["real_floor"] = real_floor(args.n, reference, classifier)
+    result["real_floor"] = echo(real_floor(args.n, reference, classifier))
     if not args.no_cgan:
         result["cgan"] = measure_cgan(args.n, reference, classifier)
     grid_n = args.grid_n or args.n
     grid_reference = reference
     if grid_n != args.n:  # precision/recall compare equal set sizes: a reference of the grid's size
         grid_reference = reference_statistics("fashion_mnist", "train", classifier=classifier, num_features=grid_n)
-        result["real_floor_grid"] = real_floor(grid_n, grid_reference, classifier)
+        result["real_floor_grid"] = echo(real_floor(grid_n, grid_reference, classifier))
     result["grid_n"] = grid_n
 
     def save():

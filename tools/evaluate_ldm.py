@@ -21,10 +21,8 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tools"))
-
-from evaluate_diffusion import machine, real_floor, score  # noqa: E402
+if __name__ == "__main__" and not __package__:  # run as `python tools/NAME.py`: import as `-m tools.NAME` does
+    import _as_package  # noqa: F401  (tools/_as_package.py: the repository root first on sys.path)
 
 from sdgan_course.data.captions import CLASS_WORDS, HELD_OUT_PAIRS, HELD_OUT_TEMPLATES  # noqa: E402
 from sdgan_course.metrics.features import reference_statistics  # noqa: E402
@@ -34,6 +32,7 @@ from sdgan_course.metrics.prompt_following import (  # noqa: E402
     pair_prompt,
     prompt_agreement,
 )
+from sdgan_course.metrics.report import describe_machine, real_floor, score_row  # noqa: E402
 from sdgan_course.models.classifier import load_classifier  # noqa: E402
 from sdgan_course.sample.ldm import generate_ldm  # noqa: E402
 from sdgan_course.train.ldm import load_ldm  # noqa: E402
@@ -57,7 +56,7 @@ def prompt_row(ldm, n, guidance, steps, reference, classifier, *, template=None,
     nfe = steps * (1 if guidance == 1.0 else 2)
     row = dict(guidance=guidance, steps=steps, nfe=nfe, n=n, template=template or "a photo of a {name}",
                seconds_per_image=round(seconds, 4), per_class_agreement=[round(a, 3) for a in agree.per_class.tolist()])
-    row.update(score(images, labels, reference, classifier))
+    row.update(score_row(images, labels, reference, classifier))
     print(json.dumps(row), flush=True)
     return row
 
@@ -107,9 +106,10 @@ def main() -> int:
         return 0
 
     ldm = load_ldm(args.checkpoint)
-    result = {"machine": machine(), "model": str(args.checkpoint), "model_step": ldm.step,
+    result = {"machine": describe_machine(), "model": str(args.checkpoint), "model_step": ldm.step,
               "command": " ".join(sys.argv), "sampler": f"dpm-solver {args.steps} steps"}
     result["floor"] = real_floor(args.n, reference, classifier)
+    print(json.dumps(result["floor"]), flush=True)
     scales = [float(s) for s in args.scales.split(",")]
     result["guidance_sweep"] = [prompt_row(ldm, args.grid_n, g, args.steps, reference, classifier) for g in scales]
     best = args.guidance or min(result["guidance_sweep"], key=lambda r: r["fid"])["guidance"]

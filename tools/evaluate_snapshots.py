@@ -10,14 +10,14 @@ agrees with the requested class; use it to see when quality stops improving.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+if __name__ == "__main__" and not __package__:  # run as `python tools/NAME.py`: import as `-m tools.NAME` does
+    import _as_package  # noqa: F401  (tools/_as_package.py: the repository root first on sys.path)
 from sdgan_course.data.images import to_model_range  # noqa: E402
 from sdgan_course.metrics.features import reference_statistics  # noqa: E402
 from sdgan_course.metrics.report import score_samples  # noqa: E402

@@ -32,9 +32,9 @@ import nbformat
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tools"))
-from notebook_rules import KERNELSPEC, code_hash, stored_claims, tidy_widget_outputs  # noqa: E402
+if __name__ == "__main__" and not __package__:  # run as `python tools/NAME.py`: import as `-m tools.NAME` does
+    import _as_package  # noqa: F401  (tools/_as_package.py: the repository root first on sys.path)
+from tools.notebook_rules import KERNELSPEC, code_hash, stored_claims, tidy_widget_outputs  # noqa: E402
 
 FAILED_DIR = ROOT / "failed_renders"
 

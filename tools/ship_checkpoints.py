@@ -11,13 +11,13 @@ The run's kind (``gan`` or ``ldm``) is read from the file; ``--info key=value`` 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+if __name__ == "__main__" and not __package__:  # run as `python tools/NAME.py`: import as `-m tools.NAME` does
+    import _as_package  # noqa: F401  (tools/_as_package.py: the repository root first on sys.path)
 from sdgan_course.assets import record_asset  # noqa: E402
 from sdgan_course.train.gan import GANRun, export_gan  # noqa: E402
 from sdgan_course.train.ldm import LDMRun, export_ldm  # noqa: E402

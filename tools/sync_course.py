@@ -20,18 +20,16 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from pathlib import Path
 
 import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tools"))
-from draw_diagrams import DIAGRAMS, mermaid_block  # noqa: E402
-from notebook_rules import KERNELSPEC  # noqa: E402
-
+if __name__ == "__main__" and not __package__:  # run as `python tools/NAME.py`: import as `-m tools.NAME` does
+    import _as_package  # noqa: F401  (tools/_as_package.py: the repository root first on sys.path)
 from sdgan_course.course import NOTEBOOKS, PLANNED, SETUP_MARKER, colab_setup_source, colab_url  # noqa: E402
+from tools.draw_diagrams import DIAGRAMS, mermaid_block  # noqa: E402
+from tools.notebook_rules import KERNELSPEC  # noqa: E402
 
 # a Mermaid block and, under it, the PNG of the diagram it draws, collapsed (shown once where Mermaid renders, one
 # click away where it does not, as on Colab)

@@ -117,9 +117,10 @@ SCORE_KEYS = ("fid", "kid", "precision", "recall", "label_agreement", "classes_c
 
 def score_row(images, labels, reference: ReferenceStats, classifier: ClassifierInfo) -> dict:
     """One row of a stored quality table: :data:`SCORE_KEYS` of :func:`score_samples`, each rounded to 4 decimals,
-    KID on subsets of at most 1,000 images (all of them when there are fewer)."""
+    KID on subsets of at most 1,000 images (all of them when there are fewer). Without ``labels`` the label
+    agreement is ``None``."""
     r = score_samples(images, reference, classifier, labels=labels, kid_subset_size=min(len(images), 1000))
-    return {k: round(float(r[k]), 4) for k in SCORE_KEYS}
+    return {k: None if r[k] is None else round(float(r[k]), 4) for k in SCORE_KEYS}
 
 
 def real_floor(n: int, reference: ReferenceStats, classifier: ClassifierInfo, *,

@@ -37,6 +37,14 @@ def test_score_row_keeps_the_table_columns_rounded_to_four_decimals(monkeypatch)
     assert calls[1]["kid_subset_size"] == 1000
 
 
+def test_score_row_without_labels_has_no_label_agreement(monkeypatch):
+    """The unconditional GAN's row of tools/compare_models.py: no labels, so no agreement to round."""
+    scores = fake_scores([])
+    monkeypatch.setattr(report, "score_samples", lambda *a, **k: scores(*a, **k) | {"label_agreement": None})
+    row = score_row(torch.zeros(50, 1, 28, 28), None, reference=None, classifier=None)
+    assert row["label_agreement"] is None and row["fid"] == 12.3457
+
+
 def test_real_floor_scores_the_first_n_test_images(monkeypatch):
     calls, asked = [], []
 
