@@ -15,7 +15,8 @@ from ..device import describe_device, get_device, sampling_batch_size, seed_ever
 from ..distributed import describe_processes
 from ..models.unet import UNetConfig
 from ..nn.inspect import count_parameters
-from ..sample.diffusion import DEFAULT_STEPS, SAMPLERS, check_sampler, generate_diffusion
+from ..sample.base import REGISTRY, check_sampler
+from ..sample.diffusion import generate_diffusion
 from ..schedules import SCHEDULES
 from ..train.diffusion import (
     DiffusionRun,
@@ -52,12 +53,13 @@ def add_commands(*, train, sample, bench) -> None:
     p.add_argument("--checkpoint", type=Path, required=True)
     p.add_argument("--n", type=int, default=64)
     p.add_argument("--out", type=Path, required=True, help="FILE.npz")
-    p.add_argument("--sampler", default="ddim", help=f"{' | '.join(SAMPLERS)} (default ddim)")
+    p.add_argument("--sampler", default="ddim", help=f"{' | '.join(REGISTRY)} (default ddim)")
     p.add_argument(
         "--steps",
         type=int,
         default=None,
-        help="network evaluations: " + ", ".join(f"{k} {v}" for k, v in DEFAULT_STEPS.items()),
+        help="network evaluations (x 2 with guidance); default "
+        + ", ".join(f"{name} {spec.steps}" for name, spec in REGISTRY.items()),
     )
     p.add_argument("--eta", type=float, default=0.0, help="DDIM noise: 0 deterministic, 1 DDPM's variance")
     p.add_argument(

@@ -29,10 +29,23 @@ Shape legend: B batch, C channels, H x W pixels, S sampling steps.
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 
 from ..schedules import NoiseSchedule, sampling_timesteps
-from .ddpm import EpsFn, SampleResult, StepOutput, _check_steps, alpha_bar_at, predict_x0, run_sampler
+from .base import (
+    DEFAULT_SPACING,
+    DEFAULT_STEPS,
+    EpsFn,
+    SampleResult,
+    StepOutput,
+    alpha_bar_at,
+    check_steps,
+    predict_x0,
+    register_sampler,
+    run_sampler,
+)
 
 
 def ddim_sigma(schedule: NoiseSchedule, t: int, t_prev: int, eta: float, like: torch.Tensor) -> torch.Tensor:
@@ -83,23 +96,27 @@ def ddim_sample(
     shape: tuple[int, ...],
     schedule: NoiseSchedule,
     *,
-    num_steps: int = 50,
+    num_steps: int = DEFAULT_STEPS["ddim"],
     eta: float = 0.0,
     clip_x0: bool = True,
-    spacing: str = "quadratic",
+    spacing: str = DEFAULT_SPACING["ddim"],
     rng: torch.Generator | None = None,
-    **options,
+    device: torch.device | str = "cpu",
+    x_start: torch.Tensor | None = None,
+    start_step: int = 0,
+    keep_trajectory: bool = False,
+    clamp_output: bool = True,
 ) -> SampleResult:
     """Draw images of ``shape`` with ``num_steps`` DDIM steps (``num_steps`` network evaluations), in [-1, 1].
 
-    ``options``: ``device``, ``x_start`` (replaces the initial noise), ``start_step = k`` (skip the first k timesteps:
-    SDEdit-style image-to-image starts from a noised image), ``keep_trajectory`` (see :func:`~.ddpm.run_sampler`).
+    ``x_start`` replaces the initial noise, ``start_step = k`` skips the first k timesteps (SDEdit-style image to
+    image starts from a noised image); these, ``device``, ``keep_trajectory`` and ``clamp_output``: see
+    :func:`~.base.run_sampler`.
     """
-
-    def step(eps, x, t, t_prev, x0=None):
-        return ddim_step(schedule, eps, x, t, t_prev, eta=eta, clip_x0=clip_x0, rng=rng, x0=x0)
-
-    return run_sampler(eps_fn, step, shape, schedule, num_steps=num_steps, spacing=spacing, rng=rng, **options)
+    step = partial(ddim_step, schedule, eta=eta, clip_x0=clip_x0, rng=rng)
+    return run_sampler(eps_fn, step, shape, schedule, num_steps=num_steps, spacing=spacing, rng=rng, device=device,
+                       x_start=x_start, start_step=start_step, keep_trajectory=keep_trajectory,
+                       clamp_output=clamp_output)
 
 
 @torch.no_grad()
@@ -108,14 +125,14 @@ def ddim_invert(
     x0: torch.Tensor,
     schedule: NoiseSchedule,
     *,
-    num_steps: int = 50,
-    spacing: str = "quadratic",
+    num_steps: int = DEFAULT_STEPS["ddim"],
+    spacing: str = DEFAULT_SPACING["ddim"],
 ) -> torch.Tensor:
     r"""Deterministic encoding: run the :math:`\eta = 0` steps backwards, from the image to noise (Song et al.,
     section 5.4). Each step moves from :math:`s` to a later :math:`t`, reusing the noise estimate made at :math:`s`:
     :math:`x_t = \sqrt{\bar\alpha_t}\,\hat x_0(x_s) + \sqrt{1-\bar\alpha_t}\,\hat\epsilon(x_s, s)`.
     Returns :math:`x_T` (B, C, H, W); :func:`ddim_sample` with ``x_start`` and the same steps decodes it back."""
-    num_steps = _check_steps(num_steps, schedule)
+    num_steps = check_steps(num_steps, schedule)
     timesteps = sampling_timesteps(num_steps, schedule.num_steps, spacing=spacing).flip(0).tolist()  # ascending
     x = x0
     previous = -1
@@ -130,4 +147,6 @@ def ddim_invert(
     return x
 
 
-__all__ = ["ddim_invert", "ddim_sample", "ddim_sigma", "ddim_step"]
+DDIM = register_sampler("ddim", ddim_sample, ddim_step, order=1, stochastic=False, options=("eta",))
+
+__all__ = ["DDIM", "ddim_invert", "ddim_sample", "ddim_sigma", "ddim_step"]

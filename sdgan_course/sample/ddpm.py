@@ -15,67 +15,36 @@ Ho et al. (section 3.2) found both variances give similar samples: :math:`\tilde
 :math:`x_0` is a point, :math:`\beta` when :math:`x_0 \sim \mathcal{N}(0, I)`. No noise is added at the last step.
 
 A sampler takes a noise-prediction function ``eps_fn(x_t, t) -> eps`` (t a (B,) long tensor), so it needs no model
-class and guidance is a wrapper (:mod:`sdgan_course.sample.guidance`).
+class and guidance is a wrapper (:mod:`sdgan_course.sample.guidance`). The contract every sampler follows (the
+prediction function, the step protocol, the shared loop, the registry) is in :mod:`.base`; its names are importable
+from here too, as before.
 
 Shape legend: B batch, C channels, H x W pixels, S sampling steps.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import NamedTuple
+from functools import partial
 
 import torch
 
-from ..schedules import NoiseSchedule, sampling_timesteps
+from ..schedules import NoiseSchedule
+from .base import (
+    DEFAULT_SPACING,
+    EpsFn,
+    EpsWithX0,
+    SampleResult,
+    StepFn,
+    StepOutput,
+    alpha_bar_at,
+    estimate,
+    initial_noise,
+    predict_x0,
+    register_sampler,
+    run_sampler,
+)
 
-EpsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 VARIANCES = ("small", "large")
-
-
-class EpsWithX0:
-    r"""An ``eps_fn`` that also gives its own estimate of :math:`x_0`: calling it gives the noise estimate, as any
-    ``eps_fn``; ``eps_and_x0(x_t, t)`` gives ``(eps, x0)``. A v-prediction model is wrapped in one
-    (:func:`~sdgan_course.sample.guidance.model_eps_fn`): its :math:`\hat x_0 = \sqrt{\bar\alpha_t}\,x_t -
-    \sqrt{1-\bar\alpha_t}\,\hat v` needs no division by :math:`\sqrt{\bar\alpha_t}`, which is 0 at the first
-    sampling step of a zero-terminal-SNR schedule (there every noise estimate is :math:`x_t` itself, and eq. 15 gives
-    0 / 0). ``x0`` may be ``None``: derive it from eps."""
-
-    def __init__(self, eps_and_x0: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]]):
-        self.eps_and_x0 = eps_and_x0
-
-    def __call__(self, xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return self.eps_and_x0(xt, t)[0]
-
-
-def estimate(eps_fn: EpsFn, xt: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """``(eps, x0)`` from one call of ``eps_fn``; x0 is ``None`` unless ``eps_fn`` gives it (:class:`EpsWithX0`)."""
-    both = getattr(eps_fn, "eps_and_x0", None)
-    return both(xt, t) if both is not None else (eps_fn(xt, t), None)
-
-
-class StepOutput(NamedTuple):
-    prev: torch.Tensor  # x_s (B, C, H, W)
-    x0: torch.Tensor  # the prediction of x_0 made at this step (B, C, H, W)
-
-
-class SampleResult(NamedTuple):
-    images: torch.Tensor  # (B, C, H, W) in [-1, 1]
-    trajectory: list[torch.Tensor]  # x_t before each step (on the CPU), when asked for
-    x0_predictions: list[torch.Tensor]  # the predicted x_0 at each step (on the CPU), when asked for
-    timesteps: torch.Tensor  # (S,) the timesteps visited
-
-
-def alpha_bar_at(schedule: NoiseSchedule, t: int, like: torch.Tensor) -> torch.Tensor:
-    r""":math:`\bar\alpha_t` as a scalar tensor on ``like``'s device; 1 for t < 0 (the clean image)."""
-    if t < 0:
-        return torch.ones((), device=like.device, dtype=torch.float32)
-    return schedule.alpha_bar[t].to(like.device)
-
-
-def predict_x0(xt: torch.Tensor, eps: torch.Tensor, alpha_bar_t: torch.Tensor) -> torch.Tensor:
-    r""":math:`\hat x_0 = (x_t - \sqrt{1-\bar\alpha_t}\,\hat\epsilon)/\sqrt{\bar\alpha_t}` (Ho et al. eq. 15)."""
-    return (xt - (1 - alpha_bar_t).sqrt() * eps) / alpha_bar_t.sqrt()
 
 
 def ddpm_step(
@@ -115,62 +84,6 @@ def ddpm_step(
     return StepOutput(mean + var.clamp(min=1e-20).sqrt() * noise, x0)
 
 
-def _check_steps(num_steps: int | None, schedule: NoiseSchedule) -> int:
-    num_steps = schedule.num_steps if num_steps is None else num_steps
-    if not 1 <= num_steps <= schedule.num_steps:
-        raise ValueError(
-            f"steps must be between 1 and {schedule.num_steps} (the model's training steps T), got {num_steps}."
-        )
-    return num_steps
-
-
-def initial_noise(shape, *, rng: torch.Generator | None, device) -> torch.Tensor:
-    """:math:`x_T \\sim \\mathcal{N}(0, I)`, drawn on the CPU with ``rng`` and moved to ``device``."""
-    return torch.randn(shape, generator=rng).to(device)
-
-
-# (eps, x_t, t, t_prev, x0 or None) -> StepOutput; x0 is the model's own estimate where it gives one (EpsWithX0)
-StepFn = Callable[[torch.Tensor, torch.Tensor, int, int, torch.Tensor | None], StepOutput]
-
-
-def run_sampler(
-    eps_fn: EpsFn,
-    step_fn: StepFn,
-    shape: tuple[int, ...],
-    schedule: NoiseSchedule,
-    *,
-    num_steps: int | None,
-    spacing: str,
-    rng: torch.Generator | None,
-    device: torch.device | str = "cpu",
-    x_start: torch.Tensor | None = None,
-    start_step: int = 0,
-    keep_trajectory: bool = False,
-    clamp_output: bool = True,
-) -> SampleResult:
-    """The loop every sampler shares: visit the timesteps from noisy to clean, ask ``eps_fn`` for the noise at each,
-    and let ``step_fn`` move to the next one (``-1`` = the clean image).
-
-    Every sampler forwards these ``options`` here: ``device`` (where the noise goes), ``x_start`` (replaces the
-    initial noise), ``start_step = k`` (skip the first k timesteps: image-to-image starts from a noised image) and
-    ``keep_trajectory`` (keep x_t and the predicted x_0 of every step, on the CPU) and ``clamp_output`` (clamp the
-    result to the image range [-1, 1]; off for latents, which are not bounded)."""
-    num_steps = _check_steps(num_steps, schedule)
-    timesteps = sampling_timesteps(num_steps, schedule.num_steps, spacing=spacing)[start_step:]
-    x = initial_noise(shape, rng=rng, device=device) if x_start is None else x_start
-    traj, preds = [], []
-    for i, t in enumerate(timesteps.tolist()):
-        t_prev = timesteps[i + 1].item() if i + 1 < len(timesteps) else -1
-        t_batch = torch.full((x.shape[0],), t, device=x.device, dtype=torch.long)  # (B,)
-        eps, x0 = estimate(eps_fn, x, t_batch)
-        step = step_fn(eps, x, t, t_prev, x0)
-        if keep_trajectory:
-            traj.append(x.cpu())
-            preds.append(step.x0.cpu())
-        x = step.prev
-    return SampleResult(x.clamp(-1, 1) if clamp_output else x, traj, preds, timesteps)
-
-
 @torch.no_grad()
 def ddpm_sample(
     eps_fn: EpsFn,
@@ -180,30 +93,38 @@ def ddpm_sample(
     num_steps: int | None = None,
     variance: str = "small",
     clip_x0: bool = True,
-    spacing: str = "trailing",
+    spacing: str = DEFAULT_SPACING["ddpm"],
     rng: torch.Generator | None = None,
-    **options,
+    device: torch.device | str = "cpu",
+    x_start: torch.Tensor | None = None,
+    start_step: int = 0,
+    keep_trajectory: bool = False,
+    clamp_output: bool = True,
 ) -> SampleResult:
     """Draw images of ``shape`` (B, C, H, W) with Algorithm 2 of Ho et al. (all T steps by default), in [-1, 1].
 
-    ``options``: ``device``, ``x_start``, ``start_step``, ``keep_trajectory`` (see :func:`run_sampler`).
+    ``device``, ``x_start``, ``start_step``, ``keep_trajectory``, ``clamp_output``: see :func:`~.base.run_sampler`.
     """
+    step = partial(ddpm_step, schedule, variance=variance, clip_x0=clip_x0, rng=rng)
+    return run_sampler(eps_fn, step, shape, schedule, num_steps=num_steps, spacing=spacing, rng=rng, device=device,
+                       x_start=x_start, start_step=start_step, keep_trajectory=keep_trajectory,
+                       clamp_output=clamp_output)
 
-    def step(eps, x, t, t_prev, x0=None):
-        return ddpm_step(schedule, eps, x, t, t_prev, variance=variance, clip_x0=clip_x0, rng=rng, x0=x0)
 
-    return run_sampler(eps_fn, step, shape, schedule, num_steps=num_steps, spacing=spacing, rng=rng, **options)
-
+DDPM = register_sampler("ddpm", ddpm_sample, ddpm_step, order=1, stochastic=True, options=("variance",))
 
 __all__ = [
+    "DDPM",
     "EpsFn",
     "EpsWithX0",
     "SampleResult",
+    "StepFn",
     "StepOutput",
     "VARIANCES",
     "alpha_bar_at",
     "ddpm_sample",
     "ddpm_step",
+    "estimate",
     "initial_noise",
     "predict_x0",
     "run_sampler",

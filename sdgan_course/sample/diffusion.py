@@ -1,7 +1,8 @@
 """Batched generation from a trained diffusion model: one entry point over every sampler and guidance scale.
 
 ``generate_diffusion`` is what the command line (``sample ddpm``), the benchmarks and the notebooks call; the
-samplers themselves (:mod:`.ddpm`, :mod:`.ddim`, :mod:`.dpm_solver`) and guidance (:mod:`.guidance`) stay small.
+samplers themselves (:mod:`.ddpm`, :mod:`.ddim`, :mod:`.dpm_solver`) and guidance (:mod:`.guidance`) stay small. It
+picks a sampler by name from the registry (:data:`.base.REGISTRY`), with that sampler's default spacing and steps.
 
 Shape legend: N images, B batch, C channels, H x W pixels.
 """
@@ -13,25 +14,11 @@ from torch import nn
 
 from ..device import sampling_batch_size, sampling_layout
 from ..schedules import NoiseSchedule
-from .ddim import ddim_sample
-from .ddpm import VARIANCES, EpsWithX0, ddpm_sample, estimate
-from .dpm_solver import dpm_solver_sample
+from .base import DEFAULT_STEPS, REGISTRY, EpsWithX0, check_sampler, estimate, get_sampler
+from .ddpm import VARIANCES
 from .guidance import classifier_free_guidance, model_eps_fn
 
-SAMPLERS = ("ddpm", "ddim", "dpm-solver")
-DEFAULT_STEPS = {"ddpm": 1000, "ddim": 50, "dpm-solver": 15}
-
-
-def check_sampler(sampler: str, steps: int | None, schedule: NoiseSchedule) -> int:
-    """Validate a sampler name and step count (default: the sampler's usual count); return the step count."""
-    if sampler not in SAMPLERS:
-        raise ValueError(f"Unknown sampler {sampler!r}. Valid samplers: {', '.join(SAMPLERS)}.")
-    steps = min(DEFAULT_STEPS[sampler], schedule.num_steps) if steps is None else steps
-    if not 1 <= steps <= schedule.num_steps:
-        raise ValueError(
-            f"--steps must be between 1 and {schedule.num_steps} (the model's training steps T), got {steps}."
-        )
-    return steps
+SAMPLERS = tuple(REGISTRY)  # the registered names: ("ddpm", "ddim", "dpm-solver")
 
 
 @torch.no_grad()
@@ -65,6 +52,9 @@ def generate_diffusion(
     steps = check_sampler(sampler, steps, schedule)
     if variance not in VARIANCES:
         raise ValueError(f"Unknown DDPM variance {variance!r}: use 'small' or 'large'.")
+    spec = get_sampler(sampler)
+    given = {"variance": variance, "eta": eta}  # options of one sampler each (DDPM's, DDIM's): spec.options
+    own_options = {name: given[name] for name in spec.options}
     device = next(model.parameters()).device
     batch_size = sampling_batch_size(device) if batch_size is None else batch_size
     if batch_size < 1:
@@ -92,13 +82,8 @@ def generate_diffusion(
                 )
             if layout:
                 eps_fn = _channels_last_inputs(eps_fn)
-            kwargs = dict(rng=rng, device=device, clip_x0=clip_x0)
-            if sampler == "ddpm":
-                result = ddpm_sample(eps_fn, (m, *shape), schedule, num_steps=steps, variance=variance, **kwargs)
-            elif sampler == "ddim":
-                result = ddim_sample(eps_fn, (m, *shape), schedule, num_steps=steps, eta=eta, **kwargs)
-            else:
-                result = dpm_solver_sample(eps_fn, (m, *shape), schedule, num_steps=steps, **kwargs)
+            result = spec.sample(eps_fn, (m, *shape), schedule, num_steps=steps, spacing=spec.spacing, rng=rng,
+                                 device=device, clip_x0=clip_x0, **own_options)
             out.append(result.images.float().cpu())  # (B, C, H, W)
     return torch.cat(out)  # (n, C, H, W)
 

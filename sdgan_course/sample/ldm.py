@@ -25,13 +25,11 @@ import torch
 
 from ..models.ldm import LatentDiffusion, PromptContext, canvas_for_prompt
 from ..schedules import sampling_timesteps
-from .ddim import ddim_sample
-from .diffusion import check_sampler
-from .dpm_solver import dpm_solver_sample
+from .base import LATENT_SPACING, check_sampler, get_sampler
 from .guidance import guided_pair, model_eps_fn
 
-LDM_SAMPLERS = ("ddim", "dpm-solver")
-SPACING = "trailing"  # Stable Diffusion's later schedulers; "leading" never starts at t = T - 1 (Lin et al. 2023)
+LDM_SAMPLERS = ("ddim", "dpm-solver")  # the registered samplers this pipeline offers (sample/base.py's REGISTRY)
+SPACING = LATENT_SPACING  # trailing for every sampler, as Stable Diffusion's later schedulers (set in sample/base.py)
 
 
 def prompt_guidance(model, prompt: PromptContext, negative: PromptContext, *, scale: float, schedule=None,
@@ -111,8 +109,8 @@ def generate_ldm(
             t = torch.full((m,), int(timesteps[skip]), dtype=torch.long, device=device)
             noise = torch.randn(z0.shape, generator=rng).to(device)
             options.update(x_start=ldm.schedule.add_noise(z0, noise, t), start_step=skip)
-        run = ddim_sample if sampler == "ddim" else dpm_solver_sample
-        z = run(eps_fn, (m, *shape), ldm.schedule, num_steps=steps, **options).images  # (B, C, h, w)
+        sample = get_sampler(sampler).sample
+        z = sample(eps_fn, (m, *shape), ldm.schedule, num_steps=steps, **options).images  # (B, C, h, w)
         images.append(ldm.decode_latents(z).float().cpu())  # (B, 1, H, W)
         latents.append(z.float().cpu())
     images = torch.cat(images)

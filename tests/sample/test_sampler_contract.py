@@ -1,0 +1,177 @@
+"""Every registered sampler through the same checks (sample/base.py's contract), as diffusers tests its schedulers.
+
+A sampler added to the registry is tested here without a line added: the shape of what it returns, determinism with a
+seeded ``rng``, the exact answer on Gaussian data (an exact noise oracle; for the deterministic samplers the exact
+flow map, whose error falls at the registered order), one network evaluation per step (two with guidance), its step
+function's own contract, and a clear error for a name that is not registered. The comparisons with diffusers, sampler
+by sampler, are in test_ddpm_samplers.py.
+"""
+
+import inspect
+import math
+
+import pytest
+import torch
+from test_ddpm_samplers import gaussian_oracle  # the exact eps(x_t, t) for Gaussian data
+
+from sdgan_course.sample.base import DEFAULT_SPACING, REGISTRY, StepOutput, check_sampler, get_sampler
+from sdgan_course.sample.diffusion import SAMPLERS, generate_diffusion
+from sdgan_course.sample.ldm import LDM_SAMPLERS
+from sdgan_course.schedules import NoiseSchedule, sampling_timesteps
+
+NAMES = list(REGISTRY)
+MU, STD = 0.1, 0.3  # the Gaussian data of the oracle
+
+
+@pytest.fixture(scope="module")
+def schedule():
+    return NoiseSchedule.from_name("linear", 1000)
+
+
+def test_the_registry_holds_the_course_samplers_and_the_pipelines_offer_only_registered_ones():
+    assert NAMES[:3] == ["ddpm", "ddim", "dpm-solver"]
+    assert SAMPLERS == tuple(NAMES)
+    assert set(LDM_SAMPLERS) <= set(NAMES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_spec_matches_its_functions(name):
+    """The registered defaults are the ones the functions use, the step function sits beside the sample function,
+    and both spell their parameters out (no ``**options``)."""
+    spec = get_sampler(name)
+    params = inspect.signature(spec.sample).parameters
+    assert spec.name == name and spec.spacing == DEFAULT_SPACING[name] == params["spacing"].default
+    assert params["num_steps"].default in (spec.steps, None)  # None: DDPM's full chain
+    assert spec.step.__module__ == spec.sample.__module__
+    assert set(spec.options) <= set(params) and spec.order in (1, 2)
+    for fn in (spec.sample, spec.step):
+        kinds = {p.kind for p in inspect.signature(fn).parameters.values()}
+        assert inspect.Parameter.VAR_KEYWORD not in kinds, f"{fn.__name__} takes **options"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_shape_and_one_network_evaluation_per_step(name, schedule):
+    spec, seen = get_sampler(name), []
+    oracle = gaussian_oracle(schedule, MU, STD)
+
+    def eps_fn(xt, t):
+        seen.append((tuple(xt.shape), tuple(t.shape)))
+        return oracle(xt, t)
+
+    out = spec.sample(eps_fn, (3, 2, 5, 4), schedule, num_steps=7, rng=torch.Generator().manual_seed(0),
+                      keep_trajectory=True)
+    assert out.images.shape == (3, 2, 5, 4) and torch.isfinite(out.images).all()
+    assert out.images.abs().max() <= 1
+    assert out.timesteps.tolist() == sampling_timesteps(7, 1000, spacing=spec.spacing).tolist()
+    assert seen == [((3, 2, 5, 4), (3,))] * 7
+    assert len(out.trajectory) == len(out.x0_predictions) == 7
+    seen.clear()  # image to image: skipping the first k timesteps skips their evaluations
+    start = torch.zeros(3, 2, 5, 4)
+    spec.sample(eps_fn, start.shape, schedule, num_steps=7, start_step=3, x_start=start,
+                rng=torch.Generator().manual_seed(0))
+    assert len(seen) == 4
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_network_evaluations_are_the_steps_and_twice_that_with_guidance(name, schedule):
+    class CountingOracle(torch.nn.Module):
+        """A class-conditional 'network' that is the exact Gaussian oracle, counting its forward passes and rows."""
+
+        def __init__(self):
+            super().__init__()
+            self.config = type("C", (), {"num_classes": 3, "null_label": 3})()
+            self.w = torch.nn.Parameter(torch.tensor(1.0))
+            self.passes, self.rows, self.oracle = 0, 0, gaussian_oracle(schedule, MU, STD)
+
+        def forward(self, x, t, labels=None):
+            self.passes, self.rows = self.passes + 1, self.rows + len(x)
+            return self.oracle(x, t) * self.w
+
+    n, steps = 4, 6
+    for guidance, per_step in ((1.0, 1), (0.0, 1), (2.0, 2)):
+        model = CountingOracle()
+        generate_diffusion(model, schedule, n, shape=(1, 2, 2), labels=torch.tensor([0, 1, 2, 0]), sampler=name,
+                           steps=steps, guidance=guidance, rng=torch.Generator().manual_seed(0), batch_size=n)
+        assert model.passes == steps, (guidance, model.passes)  # guidance batches both halves in one pass
+        assert model.rows == per_step * n * steps, (guidance, model.rows)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_seeded_rng_gives_the_same_images_and_only_a_stochastic_sampler_draws_more_than_x_T(name, schedule):
+    spec, oracle = get_sampler(name), gaussian_oracle(schedule, MU, STD)
+
+    def draw(seed, **options):
+        return spec.sample(oracle, (6, 1, 3, 3), schedule, num_steps=8, rng=torch.Generator().manual_seed(seed),
+                           **options).images
+
+    assert torch.equal(draw(1), draw(1))
+    assert not torch.equal(draw(1), draw(2))  # x_T differs
+    x_T = torch.randn(6, 1, 3, 3, generator=torch.Generator().manual_seed(3))
+    a, b = (draw(seed, x_start=x_T.clone()) for seed in (1, 2))  # the same x_T, other seeds
+    if spec.stochastic:
+        assert not torch.equal(a, b)  # fresh noise at every step comes from rng
+    else:
+        assert torch.equal(a, b)  # rng draws x_T only
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_default_steps_and_spacing_recover_the_gaussian(name, schedule):
+    """With the exact noise of N(mu, std^2) data, the registered defaults draw that Gaussian."""
+    spec = get_sampler(name)
+    out = spec.sample(gaussian_oracle(schedule, MU, STD), (4000, 1, 1, 1), schedule, num_steps=spec.steps,
+                      rng=torch.Generator().manual_seed(0), clip_x0=False).images
+    assert out.mean().item() == pytest.approx(MU, abs=0.02)
+    assert out.std().item() == pytest.approx(STD, rel=0.07)
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if not REGISTRY[n].stochastic])
+def test_a_deterministic_sampler_converges_to_the_exact_flow_map_at_its_order(name, schedule):
+    r"""For Gaussian data the probability-flow ODE keeps each sample's standardised value: from x_T at the first
+    timestep t, :math:`x_0 = \mu + s\,(x_T - \sqrt{\bar\alpha_t}\mu)/\sqrt{\bar\alpha_t s^2 + 1 - \bar\alpha_t}`.
+    Doubling the steps divides the error by about 2^order (measured at 20 -> 40 steps, default spacing)."""
+    spec = get_sampler(name)
+    x_T = torch.randn(2000, 1, 1, 1, generator=torch.Generator().manual_seed(1))
+    errors = []
+    for steps in (20, 40):
+        t = sampling_timesteps(steps, 1000, spacing=spec.spacing)[0].item()
+        ab = schedule.alpha_bar[t].double()
+        exact = MU + STD * (x_T.double() - ab.sqrt() * MU) / (ab * STD**2 + 1 - ab).sqrt()
+        out = spec.sample(gaussian_oracle(schedule, MU, STD), x_T.shape, schedule, num_steps=steps,
+                          x_start=x_T.clone(), clip_x0=False, clamp_output=False).images
+        errors.append((out.double() - exact).abs().max().item())
+    slope = math.log2(errors[0] / errors[1])
+    assert errors[1] < 0.1 and round(slope) == spec.order, (errors, slope)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_step_function_keeps_the_step_contract(name, schedule):
+    """Each step goes to an earlier timestep, returns (prev, x0) shaped like x_t, and its last step (to t = -1)
+    lands on the prediction of x_0, the model's own where it gives one."""
+    step = get_sampler(name).step
+    xt, eps = torch.randn(2, 1, 3, 3), torch.randn(2, 1, 3, 3)
+    out = step(schedule, eps, xt, 500, 400)
+    assert isinstance(out, StepOutput) and out.prev.shape == out.x0.shape == xt.shape
+    given = 1.5 * torch.randn(2, 1, 3, 3)
+    assert torch.allclose(step(schedule, eps, xt, 20, -1, x0=given, clip_x0=False).prev, given, atol=1e-6)
+    clipped = step(schedule, eps, xt, 20, -1, x0=given, clip_x0=True)
+    assert torch.equal(clipped.x0, given.clamp(-1, 1))
+    for bad in (500, 600):
+        with pytest.raises(ValueError, match="earlier timestep"):
+            step(schedule, eps, xt, 500, bad)
+
+
+def test_an_unknown_sampler_name_lists_the_registered_ones(schedule):
+    listed = "Valid samplers: " + ", ".join(NAMES)
+    with pytest.raises(ValueError, match=f"Unknown sampler 'euler'. {listed}"):
+        get_sampler("euler")
+    with pytest.raises(ValueError, match=listed):
+        check_sampler("Euler", None, schedule)
+    model = torch.nn.Linear(1, 1)
+    with pytest.raises(ValueError, match=listed):
+        generate_diffusion(model, schedule, 1, sampler="dpm_solver")
+
+
+def test_check_sampler_takes_the_registered_default_steps_capped_at_T():
+    short = NoiseSchedule.from_name("linear", 100)
+    for name, spec in REGISTRY.items():
+        assert check_sampler(name, None, short) == min(spec.steps, 100)
