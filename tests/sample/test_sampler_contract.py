@@ -3,8 +3,8 @@
 A sampler added to the registry is tested here without a line added: the shape of what it returns, determinism with a
 seeded ``rng``, the exact answer on Gaussian data (an exact noise oracle; for the deterministic samplers the exact
 flow map, whose error falls at the registered order), one network evaluation per step (two with guidance), its step
-function's own contract, and a clear error for a name that is not registered. The comparisons with diffusers, sampler
-by sampler, are in test_ddpm_samplers.py.
+function's own contract, a whole run against diffusers' scheduler of the same method where it has one, and a clear
+error for a name that is not registered. Single steps are compared with diffusers in test_ddpm_samplers.py.
 """
 
 import inspect
@@ -158,6 +158,38 @@ def test_the_step_function_keeps_the_step_contract(name, schedule):
     for bad in (500, 600):
         with pytest.raises(ValueError, match="earlier timestep"):
             step(schedule, eps, xt, 500, bad)
+
+
+# registered name -> diffusers' scheduler of the same method and its settings for ours (trailing spacing, no clipping)
+DIFFUSERS = {
+    "ddpm": ("DDPMScheduler", dict(variance_type="fixed_small", clip_sample=False, timestep_spacing="trailing")),
+    "ddim": ("DDIMScheduler", dict(clip_sample=False, set_alpha_to_one=True, steps_offset=0,
+                                   timestep_spacing="trailing")),
+    "dpm-solver": ("DPMSolverMultistepScheduler", dict(algorithm_type="dpmsolver++", solver_order=2,
+                                                       timestep_spacing="trailing", final_sigmas_type="zero",
+                                                       lower_order_final=True)),
+}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_whole_run_matches_diffusers_where_it_has_the_sampler(name, schedule, diffusers):
+    """Ten steps from the same x_T on Gaussian data; a stochastic sampler draws its noise from the same generator."""
+    if name not in DIFFUSERS:
+        pytest.skip(f"diffusers has no scheduler for the sampler {name!r}")
+    scheduler, settings = DIFFUSERS[name]
+    ref = getattr(diffusers, scheduler)(num_train_timesteps=1000, **settings)
+    if name != "dpm-solver":  # the same constants (diffusers' float32 cumprod differs by ~1e-7); DPM's are set at init
+        ref.alphas_cumprod = schedule.alpha_bar.clone()
+    ref.set_timesteps(10)
+    assert ref.timesteps.tolist() == sampling_timesteps(10, 1000, spacing="trailing").tolist()
+    eps_fn = gaussian_oracle(schedule, 0.2, 0.4)
+    x_T = torch.randn(3, 1, 2, 2, generator=torch.Generator().manual_seed(3))
+    expected, generator = x_T.clone(), torch.Generator().manual_seed(5)
+    for t in ref.timesteps:
+        expected = ref.step(eps_fn(expected, t.long().view(1).expand(3)), t, expected, generator=generator).prev_sample
+    got = get_sampler(name).sample(eps_fn, x_T.shape, schedule, num_steps=10, spacing="trailing", clip_x0=False,
+                                   clamp_output=False, x_start=x_T.clone(), rng=torch.Generator().manual_seed(5))
+    assert torch.allclose(got.images, expected, atol=1e-4), (got.images - expected).abs().max()
 
 
 def test_an_unknown_sampler_name_lists_the_registered_ones(schedule):
