@@ -40,7 +40,7 @@ NOTEBOOKS = (
     Notebook("09_diffusion_from_scratch", "Diffusion from scratch (DDPM)", "forward process, schedules, noise prediction, U-Net, sampling", 21, 27),
     Notebook("10_faster_and_steerable_sampling", "Faster and steerable sampling", "DDIM, DPM-Solver++, quality vs cost, classifier-free guidance", 8, 2),
     Notebook("11_stable_diffusion_in_miniature", "Stable Diffusion in miniature", "latent diffusion with text: CLIP tokens, cross-attention, prompts, SDEdit, prompt following measured", 5, 2),
-    Notebook("12_gans_vs_diffusion", "GANs vs diffusion", "same data, same evaluation: quality, diversity, speed, compute; the trilemma; DALL-E, CLIP, NeRF", 4, 10),
+    Notebook("12_gans_vs_diffusion", "GANs vs diffusion", "same data, same evaluation: quality, diversity, speed, compute; the trilemma; DALL-E, CLIP, NeRF", 4, 1),
     Notebook("13_speed_and_scale", "Speed and scale", "what limits training speed, measured; fused Adam, channels_last, autocast, compile; DDP with torchrun", 1, 2),
 )
 
