@@ -19,10 +19,10 @@ this, one deterministic DDIM step is DPM-Solver++'s first-order step with thresh
 but keeping the network's :math:`\hat\epsilon` (diffusers' default, ``eps_from_clipped_x0=False`` here) pairs the
 clamped image with the noise of the unclamped one, and :math:`x_s` is then not a point that :math:`x_t`'s own
 prediction describes; the mismatch is made again at every step. With classifier-free guidance, which pushes
-:math:`\hat x_0` past the range often, the error grows with the number of steps. Measured on the shipped DDPM
-(guidance 2, course FID at 1,000 samples; ``data/checkpoints/ddpm_fashion_mnist_eval.json``, rows ``samplers`` and
-``ddim_eps_kept``): 10, 20 and 50 steps give 48.5, 33.9 and 27.8 with the re-derived noise; keeping the network's
-noise gave 52.0 and 82.7 at 10 and 20 steps, and 342 at 50 steps (250 samples) — worse with every step added.
+:math:`\hat x_0` past the range often, the error therefore accumulates over the steps, and more steps can make the
+samples worse instead of better. The shipped DDPM's measurements of both variants are in
+``data/checkpoints/README.md`` ("Quality against cost"; rows ``samplers`` and ``ddim_eps_kept`` of
+``data/checkpoints/ddpm_fashion_mnist_eval.json``).
 
 Shape legend: B batch, C channels, H x W pixels, S sampling steps.
 """
