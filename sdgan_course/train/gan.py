@@ -100,10 +100,15 @@ def gan_train_step(
     ``config`` is a :class:`GANStepConfig` (default: the non-saturating loss, one critic step). ``real`` (B, C, H, W)
     in [-1, 1] (or (B, D) for toy data); ``labels`` (B,) for conditional models.
 
-    With ``n_critic > 1`` every critic step sees this one real batch (and fresh fakes). Gulrajani et al.'s Algorithm 1
-    draws a new real batch for each critic step, so a ``"wgan"`` / ``"wgan-gp"`` run here sees ``n_critic`` times fewer
-    real images per generator step than the paper's (a known difference, not yet changed: it would change the
-    measured runs of notebooks 02 and 04).
+    **One real batch per call.** With ``n_critic > 1`` every critic step sees this one real batch (and fresh fakes);
+    Arjovsky et al.'s and Gulrajani et al.'s Algorithm 1 draw a new real batch for each critic step. The step takes
+    its real data as one argument so that every loss uses data the same way: one call of the shared loop is one batch
+    (:class:`~sdgan_course.data.batches.StepBatches` maps the step number to its batch, which is what makes a resumed
+    run continue identically), whatever ``n_critic`` is. So a ``"wgan"`` / ``"wgan-gp"`` run sees ``n_critic`` times
+    fewer real images per generator step than the papers', and its critic takes ``n_critic`` updates against the same
+    real samples. Drawing a batch per critic step instead would feed the critic the papers' ``n_critic`` batches per
+    generator step, make an epoch ``n_critic`` times fewer generator steps, and change the data order and the random
+    draws, so the seeded runs of notebooks 02 and 04 (``n_critic=5``) would no longer reproduce their stored outputs.
     """
     config = config or GANStepConfig()
     loss, n_critic = config.loss, config.n_critic
