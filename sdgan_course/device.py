@@ -129,10 +129,10 @@ def cpu_threads(device: torch.device, num_threads: int = 1) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-# Images per sampling batch. On the CPU a small batch keeps the U-Net's activations in the cache: sampling the shipped
-# DDPM (width 24, 28 x 28) with guidance, whose forward passes hold twice the batch, cost 2.8-3.8 ms per image per
-# network evaluation in batches of 50 against 5.0-5.7 ms in batches of 250-500 (channels_last, 2 threads, the course's
-# 2-core machine; `python tools/bench_sampling.py`). 25 to 100 are about as fast.
+# Images per sampling batch. On the CPU a small batch keeps the U-Net's activations in the processor's cache (with
+# guidance a forward pass holds twice the batch); past the cache, a larger batch costs more per image, not less. The
+# shipped DDPM's timings per batch size are in data/checkpoints/README.md ("Sampling cost");
+# `python tools/bench_sampling.py` measures them on any machine.
 CPU_SAMPLING_BATCH = 50
 GPU_SAMPLING_BATCH = 1000
 
@@ -146,10 +146,11 @@ def sampling_batch_size(device: torch.device | str) -> int:
 def sampling_layout(model: torch.nn.Module, enabled: bool = True) -> Iterator[bool]:
     """Hold ``model``'s 4-D weights in channels_last (B, H, W, C) memory order for a block, then restore them.
 
-    oneDNN's CPU convolutions run faster on channels_last tensors (the shipped DDPM samples 1.1 to 1.4 times faster);
-    the numbers are the same up to float rounding (about 3e-6). Yields whether the layout is on, so the caller also
-    converts its inputs. The weights are converted in place (the same Parameter objects, so an optimiser or EMA that
-    holds them is unaffected) and converted back afterwards unless they were channels_last already.
+    oneDNN's CPU convolutions run faster on channels_last tensors (the shipped DDPM's timings are in
+    data/checkpoints/README.md, "Sampling cost"); the numbers are the same up to float rounding (about 3e-6). Yields
+    whether the layout is on, so the caller also converts its inputs. The weights are converted in place (the same
+    Parameter objects, so an optimiser or EMA that holds them is unaffected) and converted back afterwards unless they
+    were channels_last already.
     """
     weights = [p for p in model.parameters() if p.ndim == 4]
     if not enabled or not weights:
