@@ -1,7 +1,8 @@
 r"""Does the picture show what the prompt asked for? Prompt following measured with the course's own classifier.
 
-For single items the prompt names a class; the course classifier (99 %/93 % test accuracy on MNIST/Fashion-MNIST)
-reads the sample, and **agreement** is the share of samples whose predicted class is the prompted one, per class.
+For single items the prompt names a class; the course classifier (its test accuracy is stored in its file:
+``load_classifier(dataset).test_accuracy``) reads the sample, and **agreement** is the share of samples whose
+predicted class is the prompted one, per class.
 For compositions (two items on a 28 x 56 canvas) the *detector* is the same classifier applied to each half of the
 canvas: a sample is right when the left half shows the left item and the right half the right item
 (:func:`composition_agreement`). These are the text-to-image analogues of the class agreement of notebook 10; CLIP

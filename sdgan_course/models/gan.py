@@ -336,10 +336,11 @@ class GANConfig:
     regularisers assume each logit depends on its own sample only.
 
     ``d_conditioning`` says how a conditional DCGAN discriminator sees the label: ``"concat"`` (one-hot label maps as
-    extra input channels, the default) or ``"projection"``. In our Fashion-MNIST runs on a CPU budget, the projection
-    discriminator let the generator collapse within each class (nearly one image per class, with both the
-    non-saturating loss + batch norm and the hinge loss + spectral norm), while ``"concat"`` kept the variety; see
-    ``data/checkpoints/README.md``.
+    extra input channels, the default) or ``"projection"`` (Miyato and Koyama 2018). ``"concat"`` is the default
+    because, for the shipped conditional model, the projection discriminator let the generator collapse within each
+    class (with the non-saturating loss + batch norm and with the hinge loss + spectral norm) while ``"concat"`` kept
+    the variety; the runs and their numbers are in ``data/checkpoints/README.md`` ("A conditional run that
+    collapsed").
     """
 
     arch: str = "dcgan"
