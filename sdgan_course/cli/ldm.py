@@ -40,6 +40,7 @@ def add_commands(*, train, sample, bench=None) -> None:
     p.add_argument("--p-uncond", type=float, default=None, help="caption dropout to the empty prompt (default 0.1)")
     p.add_argument("--pair-every", type=int, default=None, help="every Nth step a batch of compositions (3; 0 = none)")
     p.add_argument("--base-channels", type=int, default=None, help="U-Net width (default: the profile's)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the U-Net (pays on a GPU, long runs)")
     p.add_argument("--snapshot-every", type=int, default=0,
                    help="every N steps save the EMA model (DIR/ema_stepNNNNNN.pt) and measure prompt following")
     p.set_defaults(func=cmd_train)
@@ -74,6 +75,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if run is None:
         options = given(steps=args.steps, batch_size=args.batch_size, lr=args.lr, p_uncond=args.p_uncond,
                         pair_every=args.pair_every)
+        options["compile"] = args.compile
         cfg = LDMTrainConfig.preset(profile, dataset=args.dataset, seed=args.seed, **options)
         clip_state, ae_state = shipped_frozen_parts(device)
         sizes = {} if args.base_channels is None else {"base_channels": args.base_channels}
@@ -110,7 +112,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     result = train_ldm(run, data, checkpoint_path=checkpoint, hook=snapshot if args.snapshot_every else None,
                        hook_every=args.snapshot_every or cfg.steps + 1, max_seconds=max_seconds,
                        progress=not args.no_progress)
-    print(f"Done: step {run.step}, {result.seconds:.0f} s this session, {result.steps_per_second:.0f} examples/s.")
+    print(f"Done: step {run.step}, {result.seconds:.0f} s this session, {result.images_per_second:.0f} examples/s.")
     return finish_training(run, args, result.seconds, export=export_ldm,
                            what="the model (U-Net, text encoder and autoencoder in one file)")
 

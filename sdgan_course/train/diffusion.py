@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import torch
 from torch import nn
@@ -32,9 +32,19 @@ from .loop import EMA, ResumableRun, loop_options, mixed_precision, train_loop
 CHECKPOINT_KIND = "ddpm"
 
 
+DIFFUSION_TRAIN_PRESETS = {
+    "ci": dict(steps=12, batch_size=16, train_limit=2_000, checkpoint_every=10, log_every=2, warmup_steps=4),
+    "cpu": dict(steps=4_000, batch_size=128),
+    "gpu": dict(steps=40_000, batch_size=256, checkpoint_every=2_000),
+}
+
+
 @dataclass(frozen=True)
 class DiffusionTrainConfig:
-    """How to train a diffusion model (the network is a :class:`~sdgan_course.models.unet.UNetConfig`)."""
+    """How to train a diffusion model (the network is a :class:`~sdgan_course.models.unet.UNetConfig`); the latent
+    model's config (:class:`~sdgan_course.train.ldm.LDMTrainConfig`) extends this one."""
+
+    presets: ClassVar[dict] = DIFFUSION_TRAIN_PRESETS  # the sizes of each profile, for :meth:`preset`
 
     dataset: str = "fashion_mnist"
     image_shape: tuple[int, int, int] = (1, 28, 28)  # (C, H, W) of one training image: what sampling draws
@@ -62,18 +72,11 @@ class DiffusionTrainConfig:
 
     @classmethod
     def preset(cls, profile: str, **overrides) -> DiffusionTrainConfig:
-        """The steps and batch size of a profile (:data:`DIFFUSION_TRAIN_PRESETS`), with ``overrides`` applied."""
-        return cls(**profile_sizes(DIFFUSION_TRAIN_PRESETS, profile, "DiffusionTrainConfig.preset", **overrides))
+        """The steps and batch size of a profile (``cls.presets``), with ``overrides`` applied."""
+        return cls(**profile_sizes(cls.presets, profile, f"{cls.__name__}.preset", **overrides))
 
     def make_schedule(self) -> NoiseSchedule:
         return NoiseSchedule.from_name(self.schedule, self.num_train_steps)
-
-
-DIFFUSION_TRAIN_PRESETS = {
-    "ci": dict(steps=12, batch_size=16, train_limit=2_000, checkpoint_every=10, log_every=2, warmup_steps=4),
-    "cpu": dict(steps=4_000, batch_size=128),
-    "gpu": dict(steps=40_000, batch_size=256, checkpoint_every=2_000),
-}
 
 
 def check_diffusion_options(prediction: str, p_uncond: float) -> None:
@@ -99,6 +102,8 @@ def diffusion_train_step(
     schedule: NoiseSchedule,
     *,
     labels: torch.Tensor | None = None,
+    context: torch.Tensor | None = None,
+    context_mask: torch.Tensor | None = None,
     prediction: str = "eps",
     p_uncond: float = 0.0,
     max_grad_clip: float | None = 1.0,
@@ -107,15 +112,19 @@ def diffusion_train_step(
 ) -> dict[str, float]:
     r"""One step of Algorithm 1 (Ho et al. 2020) with optional label dropout. Returns ``{"loss", "grad_norm"}``.
 
-    ``x0`` (B, C, H, W) in [-1, 1]; ``labels`` (B,) for a class-conditional model (``model.config.null_label`` is used
-    for the dropped ones); ``rng`` draws t, the noise and the dropout (on the CPU, so runs are reproducible).
+    ``x0`` (B, C, H, W) in [-1, 1], or scaled latents; the conditioning is an argument: ``labels`` (B,) for a
+    class-conditional model (``model.config.null_label`` is used for the dropped ones), or a text ``context`` (B, L, E)
+    with its ``context_mask`` (B, L) for the latent model (eq. 3 of Rombach et al. 2022; its captions are dropped to
+    the empty prompt before, by ``train.ldm.caption_context``); ``rng`` draws t, the noise and the label dropout (on
+    the CPU, so runs are reproducible).
     """
     device = x0.device
     if labels is not None:
         labels = drop_labels(labels, p_uncond, unwrap(model).config.null_label, rng=rng)
+    text = {} if context is None else dict(context=context, context_mask=context_mask)  # a text prompt, if any
     precision = mixed_precision(opt, device, amp)  # autocast, and loss scaling for fp16 (train/loop.py)
     with precision.autocast():
-        loss = diffusion_loss(model, x0, schedule, labels=labels, prediction=prediction, rng=rng)
+        loss = diffusion_loss(model, x0, schedule, labels=labels, prediction=prediction, rng=rng, **text)
     opt.zero_grad(set_to_none=True)
     norm = precision.step(loss, opt, model, max_grad_clip=max_grad_clip)
     values = torch.stack([loss.detach().float(), norm.to(device)]).tolist()  # one device sync
@@ -193,9 +202,11 @@ class DiffusionRun(ResumableRun):
 
 
 class DiffusionTrainResult(NamedTuple):
+    """What a diffusion training session returns, pixel or latent (``train.ldm.LDMTrainResult`` is this record)."""
+
     run: DiffusionRun
     seconds: float
-    images_per_second: float
+    images_per_second: float  # training examples per second (latent: single items and compositions alike)
 
 
 def train_diffusion(

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import torch
 
@@ -30,56 +30,17 @@ from ..config import profile_sizes
 from ..data.batches import StepBatches
 from ..data.captions import CLASS_WORDS, PAIR_TEMPLATES, compose_pairs, templates_for
 from ..data.images import load_images
+from ..device import maybe_compile
 from ..distributed import global_shape, local_part, wrap_ddp
-from ..losses.diffusion import diffusion_loss
 from ..models.ldm import LatentDiffusion, frozen_parts
 from ..models.text_encoder import TextEncoder, Tokenizer
 from ..models.unet import UNet, UNetConfig
 from ..models.vae import KLAutoencoder
 from ..schedules import NoiseSchedule
-from .diffusion import DiffusionRun, check_diffusion_options, ema_unet
-from .loop import loop_options, mixed_precision, train_loop
+from .diffusion import DiffusionRun, DiffusionTrainConfig, DiffusionTrainResult, diffusion_train_step, ema_unet
+from .loop import loop_options, train_loop
 
 CHECKPOINT_KIND = "ldm"
-
-
-@dataclass(frozen=True)
-class LDMTrainConfig:
-    """How to train the latent U-Net (its size is a :class:`~sdgan_course.models.unet.UNetConfig`)."""
-
-    dataset: str = "fashion_mnist"
-    schedule: str = "scaled_linear"  # Stable Diffusion's
-    num_train_steps: int = 1000
-    prediction: str = "eps"
-    p_uncond: float = 0.1  # caption dropout to the empty prompt
-    steps: int = 6000
-    batch_size: int = 128  # single items
-    pair_batch_size: int = 64  # compositions (twice as wide: the same latent pixels per batch)
-    pair_every: int = 3  # every 3rd step is a composition batch; 0 = single items only
-    num_pairs: int = 30_000  # compositions built (seeded) from the training images
-    lr: float = 4e-4
-    warmup_steps: int = 200
-    max_grad_clip: float = 1.0
-    ema_decay: float = 0.999
-    amp: bool = True
-    seed: int = 0
-    train_limit: int | None = None
-    checkpoint_every: int = 250
-    log_every: int = 10
-    max_grad_norm: float = 1e4
-
-    def __post_init__(self):
-        check_diffusion_options(self.prediction, self.p_uncond)
-        if self.pair_every < 0 or self.pair_every == 1:
-            raise ValueError(f"pair_every must be 0 (no compositions) or >= 2, got {self.pair_every}.")
-
-    @classmethod
-    def preset(cls, profile: str, **overrides) -> LDMTrainConfig:
-        """The steps and batch sizes of a profile (:data:`LDM_TRAIN_PRESETS`), with ``overrides`` applied."""
-        return cls(**profile_sizes(LDM_TRAIN_PRESETS, profile, "LDMTrainConfig.preset", **overrides))
-
-    def make_schedule(self) -> NoiseSchedule:
-        return NoiseSchedule.from_name(self.schedule, self.num_train_steps)
 
 
 LDM_TRAIN_PRESETS = {
@@ -88,6 +49,26 @@ LDM_TRAIN_PRESETS = {
     "cpu": dict(steps=6_000),
     "gpu": dict(steps=40_000, batch_size=256, pair_batch_size=128, num_pairs=60_000, checkpoint_every=2_000),
 }
+
+
+@dataclass(frozen=True)
+class LDMTrainConfig(DiffusionTrainConfig):
+    """How to train the latent U-Net (its size is a :class:`~sdgan_course.models.unet.UNetConfig`): every field of
+    the pixel model's :class:`~sdgan_course.train.diffusion.DiffusionTrainConfig` (``p_uncond`` drops captions to the
+    empty prompt; ``image_shape`` is one single-item training image, before encoding; ``batch_size`` counts single
+    items), Stable Diffusion's schedule and more steps by default, and the two-item compositions."""
+
+    presets: ClassVar[dict] = LDM_TRAIN_PRESETS
+    schedule: str = "scaled_linear"  # Stable Diffusion's
+    steps: int = 6000
+    pair_batch_size: int = 64  # compositions (twice as wide: the same latent pixels per batch)
+    pair_every: int = 3  # every 3rd step is a composition batch; 0 = single items only
+    num_pairs: int = 30_000  # compositions built (seeded) from the training images
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.pair_every < 0 or self.pair_every == 1:
+            raise ValueError(f"pair_every must be 0 (no compositions) or >= 2, got {self.pair_every}.")
 
 
 def ldm_unet_config(profile: str, context_dim: int, latent_channels: int = 4, **overrides) -> UNetConfig:
@@ -253,27 +234,18 @@ def ldm_train_step(model: UNet, opt: torch.optim.Optimizer, latents: torch.Tenso
                    mask: torch.Tensor, schedule: NoiseSchedule, *, prediction: str = "eps",
                    max_grad_clip: float | None = 1.0, rng: torch.Generator | None = None,
                    amp: bool = False) -> dict[str, float]:
-    """One step of eq. 3 of Rombach et al.: ``latents`` (B, C, h, w) scaled, ``context`` (B, L, E), ``mask`` (B, L)."""
-    device = latents.device
-    precision = mixed_precision(opt, device, amp)  # autocast, and loss scaling for fp16 (train/loop.py)
-    with precision.autocast():
-        loss = diffusion_loss(model, latents, schedule, prediction=prediction, rng=rng, context=context,
-                              context_mask=mask)
-    opt.zero_grad(set_to_none=True)
-    norm = precision.step(loss, opt, model, max_grad_clip=max_grad_clip)
-    values = torch.stack([loss.detach().float(), norm.to(device)]).tolist()
-    return {"loss": values[0], "grad_norm": values[1]}
+    """One step of eq. 3 of Rombach et al.: ``latents`` (B, C, h, w) scaled, ``context`` (B, L, E), ``mask`` (B, L).
+    It is :func:`~sdgan_course.train.diffusion.diffusion_train_step` with a text context as its conditioning."""
+    return diffusion_train_step(model, opt, latents, schedule, context=context, context_mask=mask,
+                                prediction=prediction, max_grad_clip=max_grad_clip, rng=rng, amp=amp)
 
 
-class LDMTrainResult(NamedTuple):
-    run: LDMRun
-    seconds: float
-    steps_per_second: float
+LDMTrainResult = DiffusionTrainResult  # one result record for both: run, seconds, images (examples) per second
 
 
 def train_ldm(run: LDMRun, data: LDMData, *, steps: int | None = None, checkpoint_path: str | Path | None = None,
               hook=None, hook_every: int = 100, progress: bool = True,
-              max_seconds: float | None = None) -> LDMTrainResult:
+              max_seconds: float | None = None) -> DiffusionTrainResult:
     """Train ``run`` to ``steps`` (default: the config's) on :func:`prepare_ldm_data`'s ``data``, through the loop."""
     cfg = run.train_config
     steps = cfg.steps if steps is None else steps
@@ -285,7 +257,7 @@ def train_ldm(run: LDMRun, data: LDMData, *, steps: int | None = None, checkpoin
         pair_stream = StepBatches(*data.pairs, batch_size=min(cfg.pair_batch_size, len(data.pairs.labels)),
                                   seed=cfg.seed + 1, device=run.device)
     run.model.train()
-    model = wrap_ddp(run.model)  # run.model itself in one process; under torchrun each rank takes its shard
+    model = maybe_compile(wrap_ddp(run.model), cfg.compile)  # run.model itself in one plain process
 
     def step_fn(step: int) -> dict[str, float]:
         is_pair = pair_stream is not None and step % cfg.pair_every == cfg.pair_every - 1
@@ -293,15 +265,16 @@ def train_ldm(run: LDMRun, data: LDMData, *, steps: int | None = None, checkpoin
         noise = local_part(torch.randn(global_shape(mean.shape), generator=run.rng)).to(run.device)
         latents = (mean + std * noise) * scale  # (B, C, h, w): a posterior sample, scaled to unit variance
         context, mask = caption_context(data.captions, labels, p_uncond=cfg.p_uncond, rng=run.rng)
-        stats = ldm_train_step(model, run.opt, latents, context, mask, run.schedule, prediction=cfg.prediction,
-                               max_grad_clip=cfg.max_grad_clip, rng=run.rng, amp=cfg.amp)
+        stats = diffusion_train_step(model, run.opt, latents, run.schedule, context=context, context_mask=mask,
+                                     prediction=cfg.prediction, max_grad_clip=cfg.max_grad_clip, rng=run.rng,
+                                     amp=cfg.amp)
         run.lr_schedule.step()
         return stats
 
     result = train_loop(run, step_fn, steps=steps, checkpoint_path=checkpoint_path, hook=hook, hook_every=hook_every,
                         progress=progress, max_seconds=max_seconds, desc="latent diffusion training",
                         **loop_options(cfg))
-    return LDMTrainResult(run, result.seconds, result.examples_per_second)
+    return DiffusionTrainResult(run, result.seconds, result.examples_per_second)
 
 
 # ---------------------------------------------------------------- shipping and loading
