@@ -70,6 +70,27 @@ def guided_eps(eps_cond: torch.Tensor, eps_uncond: torch.Tensor, scale: float) -
     return eps_uncond + scale * (eps_cond - eps_uncond)
 
 
+def guided_eps_fn(
+    model: nn.Module,
+    cond: dict[str, torch.Tensor],
+    negative: dict[str, torch.Tensor],
+    *,
+    scale: float,
+    schedule: NoiseSchedule | None = None,
+    prediction: str = "eps",
+) -> EpsFn:
+    """``eps_fn(x_t, t)`` with classifier-free guidance, for any conditioning: ``cond`` and ``negative`` are the
+    network's conditioning arguments, ``{"labels": (B,)}`` for a class-conditional U-Net or ``{"context": (B, L, E),
+    "context_mask": (B, L)}`` for a text-conditional one. Scale 1 is the plain conditional model and scale 0 the
+    negative (or null) one, each one forward pass; any other scale runs both halves as one batched forward pass on
+    ``[x_t, x_t]`` (conditional half first), mixed by :func:`guided_eps`."""
+    if scale == 1.0 or scale == 0.0:
+        chosen = cond if scale == 1.0 else negative
+        return model_eps_fn(model, schedule=schedule, prediction=prediction, **chosen)
+    both = {name: torch.cat([cond[name], negative[name]]) for name in cond}  # (2B, ...): conditional half first
+    return guided_pair(model_eps_fn(model, schedule=schedule, prediction=prediction, **both), scale)
+
+
 def classifier_free_guidance(
     model: nn.Module,
     labels: torch.Tensor,
@@ -80,19 +101,16 @@ def classifier_free_guidance(
     schedule: NoiseSchedule | None = None,
     prediction: str = "eps",
 ) -> EpsFn:
-    """``eps_fn(x_t, t)`` with classifier-free guidance for a class-conditional U-Net.
+    """``eps_fn(x_t, t)`` with classifier-free guidance for a class-conditional U-Net (:func:`guided_eps_fn` with
+    labels).
 
     ``labels`` (B,) are the requested classes, ``null_label`` the model's "no class" index; ``negative_labels`` (B,)
     replace the null class in the unconditional branch. Both estimates come from one batched forward pass.
     """
     labels = labels.long()
     negative = torch.full_like(labels, null_label) if negative_labels is None else negative_labels.long()
-    if scale == 1.0:
-        return model_eps_fn(model, labels=labels, schedule=schedule, prediction=prediction)
-    if scale == 0.0:
-        return model_eps_fn(model, labels=negative, schedule=schedule, prediction=prediction)
-    both_fn = model_eps_fn(model, labels=torch.cat([labels, negative]), schedule=schedule, prediction=prediction)
-    return guided_pair(both_fn, scale)
+    return guided_eps_fn(model, {"labels": labels}, {"labels": negative}, scale=scale, schedule=schedule,
+                         prediction=prediction)
 
 
-__all__ = ["classifier_free_guidance", "guided_eps", "guided_pair", "model_eps_fn"]
+__all__ = ["classifier_free_guidance", "guided_eps", "guided_eps_fn", "guided_pair", "model_eps_fn"]

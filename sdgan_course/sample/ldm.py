@@ -26,7 +26,7 @@ import torch
 from ..models.ldm import LatentDiffusion, PromptContext, canvas_for_prompt
 from ..schedules import sampling_timesteps
 from .base import LATENT_SPACING, check_sampler, get_sampler
-from .guidance import guided_pair, model_eps_fn
+from .guidance import guided_eps_fn
 
 LDM_SAMPLERS = ("ddim", "dpm-solver")  # the registered samplers this pipeline offers (sample/base.py's REGISTRY)
 SPACING = LATENT_SPACING  # trailing for every sampler, as Stable Diffusion's later schedulers (set in sample/base.py)
@@ -35,15 +35,11 @@ SPACING = LATENT_SPACING  # trailing for every sampler, as Stable Diffusion's la
 def prompt_guidance(model, prompt: PromptContext, negative: PromptContext, *, scale: float, schedule=None,
                     prediction: str = "eps"):
     """``eps_fn(z_t, t)`` guided by ``prompt`` against ``negative`` (each (B, L, E) tokens and (B, L) masks), both
-    estimates from one batched forward pass; ``scale`` 1 is the plain conditional model, 0 the negative one."""
-    if scale == 1.0 or scale == 0.0:
-        chosen = prompt if scale == 1.0 else negative
-        return model_eps_fn(model, schedule=schedule, prediction=prediction, context=chosen.tokens,
-                            context_mask=chosen.mask)
-    both = model_eps_fn(model, schedule=schedule, prediction=prediction,
-                        context=torch.cat([prompt.tokens, negative.tokens]),
-                        context_mask=torch.cat([prompt.mask, negative.mask]))
-    return guided_pair(both, scale)  # one forward pass on [z_t, z_t]: prompt half, negative half
+    estimates from one batched forward pass; ``scale`` 1 is the plain conditional model, 0 the negative one
+    (:func:`~.guidance.guided_eps_fn` with a text context)."""
+    return guided_eps_fn(model, {"context": prompt.tokens, "context_mask": prompt.mask},
+                         {"context": negative.tokens, "context_mask": negative.mask}, scale=scale, schedule=schedule,
+                         prediction=prediction)
 
 
 def _expand(context: PromptContext, m: int) -> PromptContext:
