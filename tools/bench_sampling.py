@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if __name__ == "__main__" and not __package__:  # run as `python tools/NAME.py`: import as `-m tools.NAME` does
     import _as_package  # noqa: F401  (tools/_as_package.py: the repository root first on sys.path)
 
+from sdgan_course.sample.base import network_evaluations  # noqa: E402
 from sdgan_course.sample.diffusion import generate_diffusion  # noqa: E402
 from sdgan_course.train.diffusion import load_diffusion  # noqa: E402
 
@@ -37,7 +38,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     loaded = load_diffusion(args.checkpoint)
     labels = torch.arange(args.n) % loaded.config.num_classes
-    nfe = args.steps * (1 if args.guidance in (0.0, 1.0) else 2)
+    nfe = network_evaluations(args.steps, args.guidance)
 
     def seconds_per_image(batch: int, channels_last: bool) -> float:
         start = time.perf_counter()

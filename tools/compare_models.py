@@ -31,6 +31,7 @@ from sdgan_course.metrics.features import reference_statistics  # noqa: E402
 from sdgan_course.metrics.prompt_following import class_prompt  # noqa: E402
 from sdgan_course.metrics.report import describe_machine, real_floor, score_row  # noqa: E402
 from sdgan_course.models.classifier import load_classifier  # noqa: E402
+from sdgan_course.sample.base import network_evaluations  # noqa: E402
 
 DATASET = "fashion_mnist"
 OUT = ROOT / "data" / "checkpoints" / "comparison_eval.json"
@@ -98,7 +99,7 @@ def ddpm_row(n, steps, guidance, reference, classifier, *, checkpoint=None) -> d
     train = README_TRAINING["ddpm_fashion_mnist"]
     row = dict(model="ddpm_fashion_mnist", family="diffusion (pixels)", conditioning="class label", n=n,
                sampler=f"DPM-Solver++ {steps} steps, guidance {guidance:g}",
-               nfe=steps * (1 if guidance in (0.0, 1.0) else 2), seconds_per_image=round(wall / n, 6),
+               nfe=network_evaluations(steps, guidance), seconds_per_image=round(wall / n, 6),
                parameters={"unet": count(loaded.model)}, training_minutes={"unet": train["minutes"]},
                training_steps=loaded.step, training_note=train["note"])
     row.update(score_row(images, labels, reference, classifier))
@@ -136,7 +137,7 @@ def ldm_row(n, steps, guidance, reference, classifier, *, checkpoint=None) -> di
     ae, clip = README_TRAINING["autoencoder_fashion_mnist"], README_TRAINING["clip_fashion_mnist"]
     row = dict(model=str(checkpoint) if checkpoint else "ldm_fashion_mnist", family="latent diffusion + text",
                conditioning="prompt 'a photo of a {name}'", n=n, sampler=f"DPM-Solver++ {steps} steps, guidance "
-               f"{guidance:g}", nfe=steps * (1 if guidance == 1.0 else 2), seconds_per_image=round(wall / n, 6),
+               f"{guidance:g}", nfe=network_evaluations(steps, guidance), seconds_per_image=round(wall / n, 6),
                nfe_note="U-Net evaluations; plus one text-encoder pass per prompt and one decoder pass per image",
                parameters={"unet": count(ldm.unet), "text_encoder": count(ldm.text_encoder),
                            "autoencoder_decoder": count(ldm.autoencoder.decoder) + count(ldm.autoencoder.conv_out)},
@@ -195,7 +196,8 @@ def score_equal(trained: dict, n, reference, classifier, *, ddpm_steps=10, guida
         images, wall, _ = timed(lambda: generate_diffusion(
             run.ema.model, run.schedule, n, shape=run.train_config.image_shape, labels=labels, sampler="dpm-solver",
             steps=ddpm_steps, guidance=guidance, prediction=run.train_config.prediction, rng=rng))
-        row.update(sampler=f"DPM-Solver++ {ddpm_steps} steps, guidance {guidance:g}", nfe=ddpm_steps * 2)
+        row.update(sampler=f"DPM-Solver++ {ddpm_steps} steps, guidance {guidance:g}",
+                   nfe=network_evaluations(ddpm_steps, guidance))
     row.update(n=n, seconds_per_image=round(wall / n, 6), **score_row(images, labels, reference, classifier))
     return echo(row)
 

@@ -34,6 +34,7 @@ if __name__ == "__main__" and not __package__:  # run as `python tools/NAME.py`:
 from sdgan_course.metrics.features import reference_statistics  # noqa: E402
 from sdgan_course.metrics.report import describe_machine, real_floor, score_row  # noqa: E402
 from sdgan_course.models.classifier import load_classifier  # noqa: E402
+from sdgan_course.sample.base import network_evaluations  # noqa: E402
 from sdgan_course.sample.diffusion import generate_diffusion  # noqa: E402
 from sdgan_course.train.diffusion import load_diffusion  # noqa: E402
 
@@ -74,7 +75,7 @@ def measure_diffusion(loaded, n, sampler, steps, guidance, reference, classifier
         rng=torch.Generator().manual_seed(seed),
     )
     seconds = (time.perf_counter() - start) / n
-    nfe = steps * (1 if guidance in (0.0, 1.0) else 2)  # a guided step evaluates the network twice (one batch)
+    nfe = network_evaluations(steps, guidance)  # a guided step evaluates the network twice (one batch)
     row = dict(sampler=sampler, steps=steps, nfe=nfe, guidance=guidance, n=n, seconds_per_image=round(seconds, 4))
     row.update(score_row(images, labels, reference, classifier))
     return echo(row)

@@ -34,6 +34,7 @@ from sdgan_course.metrics.prompt_following import (  # noqa: E402
 )
 from sdgan_course.metrics.report import describe_machine, real_floor, score_row  # noqa: E402
 from sdgan_course.models.classifier import load_classifier  # noqa: E402
+from sdgan_course.sample.base import network_evaluations  # noqa: E402
 from sdgan_course.sample.ldm import generate_ldm  # noqa: E402
 from sdgan_course.train.ldm import load_ldm  # noqa: E402
 
@@ -53,7 +54,7 @@ def prompt_row(ldm, n, guidance, steps, reference, classifier, *, template=None,
     prompts = [template.format(name=names[c]) if template else class_prompt(DATASET, c) for c in labels.tolist()]
     images, seconds = draw(ldm, prompts, guidance, steps, seed=seed)
     agree = prompt_agreement(classifier.model, images, labels)
-    nfe = steps * (1 if guidance == 1.0 else 2)
+    nfe = network_evaluations(steps, guidance)
     row = dict(guidance=guidance, steps=steps, nfe=nfe, n=n, template=template or "a photo of a {name}",
                seconds_per_image=round(seconds, 4), per_class_agreement=[round(a, 3) for a in agree.per_class.tolist()])
     row.update(score_row(images, labels, reference, classifier))

@@ -15,7 +15,7 @@ from ..device import describe_device, get_device, sampling_batch_size, seed_ever
 from ..distributed import describe_processes
 from ..models.unet import UNetConfig
 from ..nn.inspect import count_parameters
-from ..sample.base import REGISTRY, check_sampler
+from ..sample.base import REGISTRY, check_sampler, network_evaluations
 from ..sample.diffusion import generate_diffusion
 from ..schedules import SCHEDULES
 from ..train.diffusion import (
@@ -58,7 +58,7 @@ def add_commands(*, train, sample, bench) -> None:
         "--steps",
         type=int,
         default=None,
-        help="network evaluations (x 2 with guidance); default "
+        help="sampler steps (network evaluations: x 2 unless guidance is 0 or 1); default "
         + ", ".join(f"{name} {spec.steps}" for name, spec in REGISTRY.items()),
     )
     p.add_argument("--eta", type=float, default=0.0, help="DDIM noise: 0 deterministic, 1 DDPM's variance")
@@ -248,6 +248,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
             rng=torch.Generator().manual_seed(0),
         )
         seconds = (time.perf_counter() - start) / n
-        nfe = steps * (1 if args.guidance in (0.0, 1.0) else 2)  # a guided step evaluates the U-Net twice
+        nfe = network_evaluations(steps, args.guidance)  # a guided step evaluates the U-Net twice
         print(f"{sampler:<12} {steps:>6} {nfe:>5} {seconds:>10.4f}")
     return 0

@@ -51,7 +51,7 @@ def add_commands(*, train, sample, bench=None) -> None:
     p.add_argument("--negative-prompt", default="", help="what to steer away from (default: the empty prompt)")
     p.add_argument("--n", type=int, default=16)
     p.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance scale (1 = none)")
-    p.add_argument("--steps", type=int, default=20, help="sampler steps (network evaluations x 2 with guidance)")
+    p.add_argument("--steps", type=int, default=20, help="sampler steps (U-Net calls: x 2 unless guidance is 0 or 1)")
     p.add_argument("--sampler", choices=LDM_SAMPLERS, default="dpm-solver")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init-image", type=Path, default=None, help="image to image: start from a .npz (images) or .png")

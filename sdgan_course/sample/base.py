@@ -203,6 +203,14 @@ def check_sampler(sampler: str, steps: int | None, schedule: NoiseSchedule) -> i
     return steps
 
 
+def network_evaluations(steps: int, guidance: float | None = None) -> int:
+    """Network evaluations per image of a diffusion sampler run with ``steps`` steps: one per step without guidance
+    (``guidance`` None, 0 = the unconditional or negative model alone, 1 = the conditional model alone), two per step
+    with guidance (both estimates; :mod:`.guidance` runs them as one batch of twice the size, which costs the same).
+    This is the NFE column of every table the course prints or stores."""
+    return steps * (1 if guidance is None or guidance in (0.0, 1.0) else 2)
+
+
 __all__ = [
     "DEFAULT_SPACING",
     "DEFAULT_STEPS",
@@ -220,6 +228,7 @@ __all__ = [
     "estimate",
     "get_sampler",
     "initial_noise",
+    "network_evaluations",
     "predict_x0",
     "register_sampler",
     "run_sampler",

@@ -43,3 +43,20 @@ def test_labels_and_text_go_through_one_guidance_function(scale):
         assert model.batches == ([3] if scale in (0.0, 1.0) else [6])  # one forward pass; doubled when guided
         model.batches.clear()
         assert torch.equal(wrapper(model)(x, t), out) and len(model.batches) == 1
+
+
+@pytest.mark.parametrize(("scale", "expected"), [(None, 5), (0.0, 5), (1.0, 5), (2.0, 10), (7.5, 10)])
+def test_network_evaluations_counts_what_a_sampler_runs(scale, expected):
+    """The NFE of every table: guidance 0 and 1 are one evaluation per step (the old LDM tool counted 0 as two)."""
+    from sdgan_course.sample.base import get_sampler, network_evaluations
+    from sdgan_course.schedules import NoiseSchedule
+
+    assert network_evaluations(5, scale) == expected
+    model, labels = Recorder(), torch.tensor([0, 1, 2])
+    if scale is None:
+        eps_fn = lambda x, t: model(x, t, labels)  # noqa: E731  (an unconditional network)
+    else:
+        eps_fn = guided_eps_fn(model, {"labels": labels}, {"labels": torch.full_like(labels, 9)}, scale=scale)
+    schedule = NoiseSchedule.from_name("linear", 100)
+    get_sampler("ddim").sample(eps_fn, (3, 1, 2, 2), schedule, num_steps=5, rng=torch.Generator().manual_seed(0))
+    assert sum(model.batches) // 3 == expected  # images through the network, per image
