@@ -20,6 +20,11 @@ kernels, it is an upper bound, at most 2x above full overlap. :data:`T4` holds N
 shares of them assumed reachable, each with its reason; :func:`t4_spec` adds the host's measured dispatch cost.
 
 Units: seconds, bytes, FLOPs (a multiply-add is 2).
+
+Why it ships with the library and not with the maintainer tools: notebook 13 teaches with it. Its learners count the
+operations of their own training step (:func:`count_step`) and set the CPU step they just timed beside a T4's
+estimated one (:func:`t4_spec`, :func:`estimate_step_seconds`), which answers "would a GPU help, and why" on a laptop
+without a GPU. ``tools/estimate_t4.py`` only drives it for the course map's estimates.
 """
 
 from __future__ import annotations
