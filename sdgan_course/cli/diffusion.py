@@ -26,6 +26,7 @@ from ..train.diffusion import (
     load_diffusion,
     train_diffusion,
 )
+from ..train.snapshots import diffusion_snapshot
 from .common import add_training_options, finish_training, given, resume_run, set_threads
 
 
@@ -111,27 +112,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     print(f"{describe_processes(cfg.batch_size)}, learning rate {cfg.lr:g}.")
     args.out.mkdir(parents=True, exist_ok=True)
-    shape = tuple(data.images.shape[1:])
-
-    def snapshot(run, stats, name=None):
-        y = torch.arange(args.samples) % 10 if labels is not None else None
-        rng = torch.Generator().manual_seed(0)  # the same noise every time: frames of one film
-        grid = generate_diffusion(
-            run.ema.model,
-            run.schedule,
-            args.samples,
-            shape=shape,
-            labels=y,
-            sampler="ddim",
-            steps=20,
-            guidance=2.0,
-            prediction=cfg.prediction,
-            rng=rng,
-        )
-        np.savez_compressed(args.out / (name or f"samples_step{run.step:06d}.npz"), images=to_uint8(grid)[:, 0])
-        if name is None:
-            export_diffusion(run, args.out / f"ema_step{run.step:06d}.pt")
-        run.model.train()
+    snapshot = diffusion_snapshot(args.out, args.samples)
 
     max_seconds = 60 * args.max_minutes if args.max_minutes else None
     result = train_diffusion(
@@ -202,18 +183,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
     profile = get_profile(args.profile)
     device = get_device()
     torch.manual_seed(0)
-    if args.checkpoint is not None:
-        loaded = load_diffusion(args.checkpoint, device=device)
-        model, schedule, cfg = loaded.model, loaded.schedule, loaded.config
-    else:
-        cfg = UNetConfig.preset(profile, num_classes=10)
-        model = DiffusionRun(cfg, DiffusionTrainConfig.preset(profile), device=device).model
-        schedule = DiffusionTrainConfig.preset(profile).make_schedule()
+    cfg = UNetConfig.preset(profile, num_classes=10)
+    loaded = None if args.checkpoint is None else load_diffusion(args.checkpoint, device=device)
+    if loaded is not None:
+        cfg = loaded.config
+    run = DiffusionRun(cfg, DiffusionTrainConfig.preset(profile, batch_size=args.batch_size), device=device)  # once
+    if loaded is not None:  # time this model: its weights in the trained and in the sampled (EMA) copy
+        run.model.load_state_dict(loaded.model.state_dict())
+        run.ema.model.load_state_dict(loaded.model.state_dict())
+    schedule, model = (loaded.schedule if loaded is not None else run.schedule), run.model
     peak = matmul_peak_gflops(device)
     print_bench_header(device, peak, f"batch size {args.batch_size}; {args.steps} timed training steps; "
                        f"{torch.get_num_threads()} CPU threads")
-    run = DiffusionRun(cfg, DiffusionTrainConfig.preset(profile, batch_size=args.batch_size), device=device)
-    run.model.load_state_dict(model.state_dict())
     x = (torch.rand(args.batch_size, 1, 28, 28) * 2 - 1).to(device)
     y = torch.randint(0, 10, (len(x),)).to(device)
     rng = torch.Generator().manual_seed(0)

@@ -17,6 +17,7 @@ from ..models.gan import GANConfig, build_gan, load_gan
 from ..nn.inspect import count_parameters
 from ..sample.gan import generate
 from ..train.gan import GANRun, GANTrainConfig, export_gan, train_gan
+from ..train.snapshots import gan_snapshot, squeeze_grey
 from .common import add_training_options, finish_training, given, resume_run, set_threads
 
 
@@ -86,12 +87,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"{describe_processes(cfg.batch_size)}, learning rate {cfg.lr:g}.")
     args.out.mkdir(parents=True, exist_ok=True)
 
-    def snapshot(run, stats, name=None):
-        y = torch.arange(100) % 10 if labels is not None else None
-        rng = torch.Generator().manual_seed(0)  # the same noise every time: frames of one film
-        grid = generate(run.ema.model, 100, z_dim=run.gan_config.z_dim, labels=y, rng=rng)
-        path = args.out / (name or f"samples_step{run.step:06d}.npz")
-        np.savez_compressed(path, images=_squeeze_grey(to_uint8(grid)))
+    snapshot = gan_snapshot(args.out)
 
     hook_every = args.snapshot_every or cfg.steps + 1
     max_seconds = 60 * args.max_minutes if args.max_minutes else None
@@ -121,7 +117,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     images = generate(model.generator, args.n, z_dim=model.config.z_dim, labels=labels, rng=rng)
     out_labels = labels.numpy() if labels is not None else np.full(args.n, -1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(args.out, images=_squeeze_grey(to_uint8(images)), labels=out_labels.astype(np.int64))
+    np.savez_compressed(args.out, images=squeeze_grey(to_uint8(images)), labels=out_labels.astype(np.int64))
     print(f"Wrote {args.n} images {tuple(images.shape[1:])} to {args.out}.")
     return 0
 
@@ -147,8 +143,3 @@ def cmd_bench(args: argparse.Namespace) -> int:
         r = bench_gan_step(g, d, z_dim=z_dim, batch_size=args.batch_size, steps=args.steps, device=device)
         bench_row(name, f"{count_parameters(g) / 1e6:.2f}M+{count_parameters(d) / 1e6:.2f}M", r, peak)
     return 0
-
-
-def _squeeze_grey(images: np.ndarray) -> np.ndarray:
-    """(N, 1, H, W) -> (N, H, W): greyscale sample files store no channel axis; colour ones keep (N, C, H, W)."""
-    return images[:, 0] if images.shape[1] == 1 else images

@@ -10,10 +10,9 @@ import numpy as np
 import torch
 
 from ..config import get_profile
-from ..data.captions import CLASS_WORDS
 from ..data.images import to_uint8
 from ..device import describe_device, get_device, seed_everything
-from ..metrics.prompt_following import class_prompt, prompt_agreement
+from ..metrics.prompt_following import prompt_agreement
 from ..models.classifier import load_classifier
 from ..nn.inspect import count_parameters
 from ..sample.ldm import LDM_SAMPLERS, generate_ldm
@@ -27,6 +26,7 @@ from ..train.ldm import (
     shipped_frozen_parts,
     train_ldm,
 )
+from ..train.snapshots import ldm_snapshot
 from .common import add_training_options, finish_training, given, resume_run, set_threads
 
 
@@ -61,11 +61,6 @@ def add_commands(*, train, sample, bench=None) -> None:
     p.set_defaults(func=cmd_sample)
 
 
-def _snapshot_prompts(dataset: str) -> tuple[list[str], torch.Tensor]:
-    labels = torch.arange(100) % len(CLASS_WORDS[dataset])  # 10 samples per class
-    return [class_prompt(dataset, c) for c in labels.tolist()], labels
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     set_threads(args.threads)
     profile = get_profile(args.profile)
@@ -93,23 +88,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"(encoded once in {time.perf_counter() - start:.0f} s), profile {profile}, {describe_device(device)}."
     )
     args.out.mkdir(parents=True, exist_ok=True)
-    classifier = load_classifier(cfg.dataset, device=device).model
-    prompts, labels = _snapshot_prompts(cfg.dataset)
-
-    def snapshot(run, stats, name=None):
-        path = export_ldm(run, args.out / (name or f"ema_step{run.step:06d}.pt"))
-        ldm = load_ldm(path, device=device)
-        images = generate_ldm(ldm, prompts, len(prompts), guidance=3.0, steps=20, rng=torch.Generator().manual_seed(0))
-        score = prompt_agreement(classifier, images, labels)
-        run.history.setdefault("agreement", []).append(score.agreement)
-        run.history.setdefault("agreement_step", []).append(float(run.step))
-        np.savez_compressed(args.out / f"samples_step{run.step:06d}.npz", images=to_uint8(images)[:, 0])
-        print(f"step {run.step}: loss {stats.get('loss', float('nan')):.4f}, prompt agreement {score.agreement:.3f} "
-              f"(100 samples, guidance 3, 20 steps)", flush=True)
-        run.model.train()
+    snapshot = None
+    if args.snapshot_every:  # the snapshot's prompt agreement: the dataset classifier's
+        classifier = load_classifier(cfg.dataset, device=device).model
+        snapshot = ldm_snapshot(args.out, cfg.dataset,
+                                agreement=lambda images, labels: prompt_agreement(classifier, images, labels).agreement)
 
     max_seconds = 60 * args.max_minutes if args.max_minutes else None
-    result = train_ldm(run, data, checkpoint_path=checkpoint, hook=snapshot if args.snapshot_every else None,
+    result = train_ldm(run, data, checkpoint_path=checkpoint, hook=snapshot,
                        hook_every=args.snapshot_every or cfg.steps + 1, max_seconds=max_seconds,
                        progress=not args.no_progress)
     print(f"Done: step {run.step}, {result.seconds:.0f} s this session, {result.images_per_second:.0f} examples/s.")
