@@ -16,6 +16,11 @@ import torch
 
 FORMAT_VERSION = 1
 
+# One set of names for the run state of every family: the EMA weights are "ema_model", the run's random generator
+# "rng". Files written before the names were unified (GAN runs and exports: "ema_generator", "noise_rng") still load:
+# :func:`load_checkpoint` reads their keys under the current names.
+RENAMED_KEYS = {"ema_generator": "ema_model", "noise_rng": "rng"}
+
 
 class CheckpointError(RuntimeError):
     """A checkpoint is missing, corrupted, of another kind or incompatible with the code."""
@@ -65,4 +70,14 @@ def load_checkpoint(path: str | os.PathLike, *, kind: str, map_location="cpu") -
             f"{path} has checkpoint format {payload.get('format_version')}, this library reads format "
             f"{FORMAT_VERSION}. Update the course (git pull) or retrain with this version."
         )
-    return payload
+    return current_names(payload)
+
+
+def current_names(state: dict) -> dict:
+    """``state`` with every old key of :data:`RENAMED_KEYS` read under its current name (a key already stored under
+    its current name is kept as it is)."""
+    state = dict(state)
+    for old, new in RENAMED_KEYS.items():
+        if old in state and new not in state:
+            state[new] = state.pop(old)
+    return state

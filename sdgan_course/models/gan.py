@@ -435,7 +435,7 @@ def load_gan(path: str | Path, *, device: torch.device | str | None = None) -> L
     config = GANConfig(**ckpt["gan_config"])
     generator, discriminator = build_gan(config)
     try:
-        generator.load_state_dict(ckpt["ema_generator"])
+        generator.load_state_dict(ckpt["ema_model"])  # old files: "ema_generator"
         discriminator.load_state_dict(ckpt["discriminator"])
     except RuntimeError as err:
         raise CheckpointError(f"{path} does not match the model its config describes: {err}") from err

@@ -253,11 +253,11 @@ class GANRun(ResumableRun):
             "step": self.step,
             "generator": self.generator.state_dict(),
             "discriminator": self.discriminator.state_dict(),
-            "ema_generator": self.ema.model.state_dict(),
+            "ema_model": self.ema.model.state_dict(),
             "ema_updates": self.ema.num_updates,
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
-            "noise_rng": self.rng.get_state(),
+            "rng": self.rng.get_state(),
             "history": self.history,
         }
 
@@ -270,13 +270,13 @@ class GANRun(ResumableRun):
         try:
             run.generator.load_state_dict(ckpt["generator"])
             run.discriminator.load_state_dict(ckpt["discriminator"])
-            run.ema.model.load_state_dict(ckpt["ema_generator"])
+            run.ema.model.load_state_dict(ckpt["ema_model"])
         except RuntimeError as err:
             raise CheckpointError(f"{path} does not match the model its config describes: {err}") from err
         run.opt_g.load_state_dict(ckpt["opt_g"])
         run.opt_d.load_state_dict(ckpt["opt_d"])
         run.ema.num_updates = ckpt["ema_updates"]
-        run.rng.set_state(ckpt["noise_rng"])
+        run.rng.set_state(ckpt["rng"])
         run.step, run.history = ckpt["step"], ckpt["history"]
         return run
 
@@ -348,7 +348,7 @@ def export_gan(run: GANRun, path: str | Path, **info) -> Path:
         "gan_config": asdict(run.gan_config),
         "train_config": asdict(run.train_config),
         "step": run.step,
-        "ema_generator": run.ema.model.state_dict(),
+        "ema_model": run.ema.model.state_dict(),
         "discriminator": run.discriminator.state_dict(),
         "info": info,
     }
