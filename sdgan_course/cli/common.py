@@ -50,6 +50,16 @@ def resume_run(run_class, args: argparse.Namespace, device):
     return run
 
 
+def check_label(label: int | None, num_classes: int) -> None:
+    """A ``sample`` command's ``--label`` against the checkpoint's classes: a ValueError (main() prints it and exits
+    2) when the model is unconditional or the label is out of range; ``None`` (no label asked for) always passes."""
+    if label is not None and num_classes == 0:
+        raise ValueError("--label needs a class-conditional checkpoint; this one is unconditional.")
+    k = num_classes
+    if label is not None and not 0 <= label < k:
+        raise ValueError(f"--label {label} is out of range: this model has {k} classes (0..{k - 1}).")
+
+
 def given(**options) -> dict:
     """The options the user set (not ``None``): the overrides of a preset."""
     return {k: v for k, v in options.items() if v is not None}
@@ -76,4 +86,6 @@ def finish_training(run, args: argparse.Namespace, seconds: float, *, export, sn
     return 0
 
 
-__all__ = ["add_training_options", "finish_training", "given", "resume_run", "set_threads", "training_command"]
+__all__ = [
+    "add_training_options", "check_label", "finish_training", "given", "resume_run", "set_threads", "training_command",
+]

@@ -27,7 +27,7 @@ from ..train.diffusion import (
     train_diffusion,
 )
 from ..train.snapshots import diffusion_snapshot
-from .common import add_training_options, finish_training, given, resume_run, set_threads
+from .common import add_training_options, check_label, finish_training, given, resume_run, set_threads
 
 
 def add_commands(*, train, sample, bench) -> None:
@@ -135,10 +135,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     loaded = load_diffusion(args.checkpoint, device=get_device())
     steps = check_sampler(args.sampler, args.steps, loaded.schedule)
     k = loaded.config.num_classes
-    if args.label is not None and k == 0:
-        raise ValueError("--label needs a class-conditional checkpoint; this one is unconditional.")
-    if args.label is not None and not 0 <= args.label < k:
-        raise ValueError(f"--label {args.label} is out of range: this model has {k} classes (0..{k - 1}).")
+    check_label(args.label, k)
     rng = seed_everything(args.seed)
     if k:
         labels = (

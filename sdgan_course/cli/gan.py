@@ -18,7 +18,7 @@ from ..nn.inspect import count_parameters
 from ..sample.gan import generate
 from ..train.gan import GANRun, GANTrainConfig, export_gan, train_gan
 from ..train.snapshots import gan_snapshot, squeeze_grey
-from .common import add_training_options, finish_training, given, resume_run, set_threads
+from .common import add_training_options, check_label, finish_training, given, resume_run, set_threads
 
 
 def add_commands(*, train, sample, bench) -> None:
@@ -105,10 +105,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise ValueError(f"--n must be at least 1, got {args.n}.")
     model = load_gan(args.checkpoint, device=get_device())
     k = model.config.num_classes
-    if args.label is not None and k == 0:
-        raise ValueError("--label needs a class-conditional checkpoint; this one is unconditional.")
-    if args.label is not None and not 0 <= args.label < k:
-        raise ValueError(f"--label {args.label} is out of range: this model has {k} classes (0..{k - 1}).")
+    check_label(args.label, k)
     rng = seed_everything(args.seed)
     if k:
         labels = torch.full((args.n,), args.label) if args.label is not None else torch.arange(args.n) % k
