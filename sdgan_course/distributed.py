@@ -170,11 +170,7 @@ def all_gather_with_grad(x: torch.Tensor) -> torch.Tensor:
     which Adam's normalisation mostly hides but gradient clipping does not.)"""
     if world_size() == 1:
         return x
-    if not x.requires_grad:
-        parts = [torch.empty_like(x) for _ in range(world_size())]
-        dist.all_gather(parts, x.contiguous())
-        return torch.cat(parts)
-    return _GatherRows.apply(x)
+    return _GatherRows.apply(x)  # without gradients (integer groups, say) it is the plain gather
 
 
 def wrap_ddp(model: nn.Module) -> nn.Module:
