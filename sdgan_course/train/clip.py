@@ -30,7 +30,7 @@ from ..data.captions import CLASS_WORDS, caption_labels, compose_pairs
 from ..distributed import all_gather_with_grad, check_global_batch, rank_generator, wrap_ddp_methods
 from ..losses.clip import clip_loss
 from ..models.text_encoder import CLIPConfig, MiniCLIP, Tokenizer
-from .loop import ResumableRun, grad_norm, train_loop
+from .loop import ResumableRun, grad_norm, loop_options, train_loop
 
 CHECKPOINT_KIND = "clip"
 
@@ -240,11 +240,7 @@ def train_clip(
         run,
         step_fn,
         steps=steps,
-        batch_size=cfg.batch_size,
         checkpoint_path=checkpoint_path,
-        checkpoint_every=cfg.checkpoint_every,
-        log_every=cfg.log_every,
-        max_grad_norm=cfg.max_grad_norm,
         hook=hook,
         hook_every=hook_every,
         progress=progress,
@@ -252,6 +248,7 @@ def train_clip(
         desc="CLIP training",
         postfix=("loss", "accuracy"),
         fixes="lower the learning rate or raise warmup_steps",
+        **loop_options(cfg),  # batch_size, checkpoint_every, log_every, max_grad_norm: as every family's
     )
     return CLIPTrainResult(run, result.seconds, result.examples_per_second)
 
