@@ -6,11 +6,10 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from ..config import get_profile
-from ..data.images import load_images, to_uint8
+from ..data.images import load_images
 from ..device import describe_device, get_device, sampling_batch_size, seed_everything
 from ..distributed import describe_processes
 from ..models.unet import UNetConfig
@@ -27,7 +26,16 @@ from ..train.diffusion import (
     train_diffusion,
 )
 from ..train.snapshots import diffusion_snapshot
-from .common import add_training_options, check_label, finish_training, given, resume_run, set_threads
+from .common import (
+    add_training_options,
+    check_count,
+    check_label,
+    finish_training,
+    given,
+    resume_run,
+    set_threads,
+    write_samples,
+)
 
 
 def add_commands(*, train, sample, bench) -> None:
@@ -130,8 +138,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    if args.n < 1:  # a ValueError: main() prints it and exits 2, as for every bad argument
-        raise ValueError(f"--n must be at least 1, got {args.n}.")
+    check_count(args.n)  # a ValueError: main() prints it and exits 2, as for every bad argument
     loaded = load_diffusion(args.checkpoint, device=get_device())
     steps = check_sampler(args.sampler, args.steps, loaded.schedule)
     k = loaded.config.num_classes
@@ -163,9 +170,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
     )
     seconds = time.perf_counter() - start
-    out_labels = labels.numpy() if labels is not None else np.full(args.n, -1)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(args.out, images=to_uint8(images)[:, 0], labels=out_labels.astype(np.int64))
+    write_samples(args.out, images, labels)
     print(
         f"Wrote {args.n} images {tuple(images.shape[1:])} to {args.out} ({args.sampler}, {steps} steps, guidance "
         f"{guidance:g}; {seconds / args.n:.3f} s per image)."

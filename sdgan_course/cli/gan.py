@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from ..config import get_profile
-from ..data.images import load_images, to_uint8
+from ..data.images import load_images
 from ..device import describe_device, get_device, seed_everything
 from ..distributed import describe_processes
 from ..losses.gan import GAN_LOSSES
@@ -17,8 +16,17 @@ from ..models.gan import GANConfig, build_gan, load_gan
 from ..nn.inspect import count_parameters
 from ..sample.gan import generate
 from ..train.gan import GANRun, GANTrainConfig, export_gan, train_gan
-from ..train.snapshots import gan_snapshot, squeeze_grey
-from .common import add_training_options, check_label, finish_training, given, resume_run, set_threads
+from ..train.snapshots import gan_snapshot
+from .common import (
+    add_training_options,
+    check_count,
+    check_label,
+    finish_training,
+    given,
+    resume_run,
+    set_threads,
+    write_samples,
+)
 
 
 def add_commands(*, train, sample, bench) -> None:
@@ -101,8 +109,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    if args.n < 1:  # a ValueError: main() prints it and exits 2, as for every bad argument
-        raise ValueError(f"--n must be at least 1, got {args.n}.")
+    check_count(args.n)  # a ValueError: main() prints it and exits 2, as for every bad argument
     model = load_gan(args.checkpoint, device=get_device())
     k = model.config.num_classes
     check_label(args.label, k)
@@ -112,9 +119,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     else:
         labels = None
     images = generate(model.generator, args.n, z_dim=model.config.z_dim, labels=labels, rng=rng)
-    out_labels = labels.numpy() if labels is not None else np.full(args.n, -1)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(args.out, images=squeeze_grey(to_uint8(images)), labels=out_labels.astype(np.int64))
+    write_samples(args.out, images, labels)
     print(f"Wrote {args.n} images {tuple(images.shape[1:])} to {args.out}.")
     return 0
 
