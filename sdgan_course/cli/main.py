@@ -16,7 +16,7 @@ from ..assets import DataError
 from ..checkpoint import CheckpointError
 from ..config import ProfileError
 from ..device import get_device
-from . import classifier, clip, diffusion, evaluate, exercises, gan, info, ldm, vae
+from . import classifier, clip, diffusion, distill, evaluate, exercises, flow, gan, info, ldm, vae
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     train, sample, bench = (
         sub.add_parser(name, help=text).add_subparsers(dest="model", metavar="MODEL")
         for name, text in (
-            ("train", "train a model: gan | classifier | vae | autoencoder | ddpm | clip | ldm"),
+            ("train", "train a model: gan | classifier | vae | autoencoder | ddpm | clip | ldm | flow"),
             ("sample", "draw samples from a trained model"),
             ("bench", "measure training speed"),
         )
@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     diffusion.add_commands(train=train, sample=sample, bench=bench)  # train ddpm, sample ddpm, bench ddpm
     clip.add_commands(train=train)  # train clip
     ldm.add_commands(train=train, sample=sample, bench=bench)  # train ldm, sample ldm, bench ldm
+    flow.add_commands(train=train, sample=sample)  # train flow, sample flow
+    distill.add_commands(train=train, sample=sample)  # train distill, sample distill
     evaluate.add_commands(sub)  # evaluate
     exercises.add_commands(sub)  # exercises (the learner's notebooks)
     return parser
