@@ -21,10 +21,12 @@ shares of them assumed reachable, each with its reason; :func:`t4_spec` adds the
 
 Units: seconds, bytes, FLOPs (a multiply-add is 2).
 
-Why it ships with the library and not with the maintainer tools: notebook 13 teaches with it. Its learners count the
-operations of their own training step (:func:`count_step`) and set the CPU step they just timed beside a T4's
-estimated one (:func:`t4_spec`, :func:`estimate_step_seconds`), which answers "would a GPU help, and why" on a laptop
-without a GPU. ``tools/estimate_t4.py`` only drives it for the course map's estimates.
+Why a learner's installation holds this module, though ``tools/estimate_t4.py`` also drives it for the course map:
+notebook 13 imports it to teach with. In section 1 the learner describes their own machine as a :class:`DeviceSpec`
+from four measured numbers and a Colab T4 from it (:func:`t4_spec`); in sections 3 and 4 they count the FLOPs,
+operations and saved bytes of a real training step (:func:`count_step`, also what activation checkpointing saves) and
+set the CPU step they just timed beside the T4's estimate (:func:`estimate_step_seconds`), which answers "would a GPU
+help, and why" without a GPU.
 """
 
 from __future__ import annotations
