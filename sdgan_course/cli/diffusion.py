@@ -26,16 +26,8 @@ from ..train.diffusion import (
     train_diffusion,
 )
 from ..train.snapshots import diffusion_snapshot
-from .common import (
-    add_training_options,
-    check_count,
-    check_label,
-    finish_training,
-    given,
-    resume_run,
-    set_threads,
-    write_samples,
-)
+from .common import add_training_options, finish_training, given, resume_run, set_threads
+from .sampling import check_count, check_label, write_samples
 
 
 def add_commands(*, train, sample, bench) -> None:

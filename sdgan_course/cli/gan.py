@@ -17,16 +17,8 @@ from ..nn.inspect import count_parameters
 from ..sample.gan import generate
 from ..train.gan import GANRun, GANTrainConfig, export_gan, train_gan
 from ..train.snapshots import gan_snapshot
-from .common import (
-    add_training_options,
-    check_count,
-    check_label,
-    finish_training,
-    given,
-    resume_run,
-    set_threads,
-    write_samples,
-)
+from .common import add_training_options, finish_training, given, resume_run, set_threads
+from .sampling import check_count, check_label, write_samples
 
 
 def add_commands(*, train, sample, bench) -> None:

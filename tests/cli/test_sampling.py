@@ -1,9 +1,9 @@
-"""The .npz every ``sample`` command writes (cli.common.write_samples), shared by ``sample gan`` and ``sample ddpm``."""
+"""The .npz every ``sample`` command writes (cli.sampling.write_samples): ``sample gan`` and ``sample ddpm``."""
 
 import numpy as np
 import torch
 
-from sdgan_course.cli.common import write_samples
+from sdgan_course.cli.sampling import write_samples
 
 
 def test_greyscale_samples_drop_the_channel_axis_and_keep_their_labels(tmp_path):
