@@ -64,7 +64,8 @@ def load_checkpoint(path: str | os.PathLike, *, kind: str, map_location="cpu") -
     if not isinstance(payload, dict) or "kind" not in payload:
         raise CheckpointError(f"{path} is a torch file but not a course checkpoint (it has no 'kind' field).")
     if payload["kind"] != kind:
-        raise CheckpointError(f"{path} is a {payload['kind']!r} checkpoint, but a {kind!r} checkpoint was expected.")
+        raise CheckpointError(f"{path} is a {payload['kind']!r} checkpoint, but a {kind!r} checkpoint was expected: "
+                              f"give it to the commands and loaders of {payload['kind']!r} models.")
     if payload.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(
             f"{path} has checkpoint format {payload.get('format_version')}, this library reads format "

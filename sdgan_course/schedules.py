@@ -254,7 +254,111 @@ def sampling_timesteps(num_steps: int, num_train_steps: int, *, spacing: str = "
     return t.long()
 
 
+FLOW_T_SAMPLING = ("uniform", "logit_normal")
+
+
+@dataclass(frozen=True)
+class FlowSchedule:
+    r"""The straight path of rectified flow and flow matching, in continuous time :math:`t \in [0, 1]`:
+
+    .. math:: x_t = (1 - t)\,x_0 + t\,\epsilon, \qquad u = \frac{dx_t}{dt} = \epsilon - x_0,
+
+    t = 0 the data, t = 1 pure noise (Liu et al. 2022, arXiv:2209.03003; Lipman et al. 2022, arXiv:2210.02747, with
+    :math:`\sigma_{min} = 0`; the convention of Stable Diffusion 3, Esser et al. 2024, arXiv:2403.03206, eq. 3 and
+    section 3.1). The network regresses the velocity :math:`u`.
+
+    ``t_sampling`` is how training draws t: ``"uniform"``, or SD3's ``"logit_normal"`` (their eq. 19:
+    :math:`t = \mathrm{sigmoid}(u)`, :math:`u \sim \mathcal{N}(m, s^2)`, which weights the middle of the path,
+    where the velocity is hardest to predict). ``shift`` moves the sampling grid towards the noise
+    (:meth:`shift_t`; SD3 uses 3.0 at 1024 x 1024, their section 5.3.2); 1 leaves it uniform.
+    Every method takes t as a float tensor (B,) (or a scalar) and broadcasts over images (B, C, H, W).
+    """
+
+    t_sampling: str = "logit_normal"
+    logit_mean: float = 0.0  # m
+    logit_std: float = 1.0  # s
+    shift: float = 1.0
+
+    def __post_init__(self):
+        if self.t_sampling not in FLOW_T_SAMPLING:
+            raise ValueError(f"Unknown t_sampling {self.t_sampling!r}. Valid: {', '.join(FLOW_T_SAMPLING)}.")
+        if self.logit_std <= 0 or self.shift <= 0:
+            raise ValueError(f"logit_std and shift must be > 0, got {self.logit_std} and {self.shift}.")
+
+    @staticmethod
+    def _at(t, like: torch.Tensor) -> torch.Tensor:
+        t = torch.as_tensor(t, dtype=like.dtype, device=like.device)
+        return t.view(-1, *([1] * (like.ndim - 1))) if t.ndim else t
+
+    def add_noise(self, x0: torch.Tensor, eps: torch.Tensor, t) -> torch.Tensor:
+        r""":math:`x_t = (1-t)x_0 + t\epsilon`."""
+        t = self._at(t, x0)
+        return (1 - t) * x0 + t * eps
+
+    @staticmethod
+    def velocity(x0: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        r"""The conditional velocity :math:`u = \epsilon - x_0` (the regression target)."""
+        return eps - x0
+
+    def to_x0(self, xt: torch.Tensor, t, velocity: torch.Tensor) -> torch.Tensor:
+        r""":math:`\hat x_0 = x_t - t\,\hat u` (the path is straight, so one step of length t lands on the data)."""
+        return xt - self._at(t, xt) * velocity
+
+    def to_eps(self, xt: torch.Tensor, t, velocity: torch.Tensor) -> torch.Tensor:
+        r""":math:`\hat\epsilon = x_t + (1-t)\,\hat u`."""
+        return xt + (1 - self._at(t, xt)) * velocity
+
+    def velocity_from_eps(self, xt: torch.Tensor, t, eps: torch.Tensor) -> torch.Tensor:
+        r""":math:`\hat u = (\hat\epsilon - x_t)/(1-t)`, the inverse of :meth:`to_eps` (t < 1)."""
+        return (eps - xt) / (1 - self._at(t, xt))
+
+    def score(self, xt: torch.Tensor, t, velocity: torch.Tensor) -> torch.Tensor:
+        r"""Tweedie's formula on this path: :math:`\nabla\log p_t(x) = -\mathbb{E}[\epsilon \mid x_t]/t =
+        -\hat\epsilon/t` (t > 0)."""
+        return -self.to_eps(xt, t, velocity) / self._at(t, xt)
+
+    def draw_t(self, n: int, *, rng: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` training times in (0, 1), float32 (n,), drawn on the CPU with ``rng``."""
+        if self.t_sampling == "uniform":
+            return torch.rand(n, generator=rng)
+        return torch.sigmoid(self.logit_mean + self.logit_std * torch.randn(n, generator=rng))
+
+    def t_density(self, t: torch.Tensor) -> torch.Tensor:
+        """The density of :meth:`draw_t` at t in (0, 1) (SD3 eq. 19 for the logit-normal), float64."""
+        t = torch.as_tensor(t, dtype=torch.float64)
+        if self.t_sampling == "uniform":
+            return torch.ones_like(t)
+        logit = torch.log(t / (1 - t))
+        z = (logit - self.logit_mean) / self.logit_std
+        return torch.exp(-0.5 * z**2) / (self.logit_std * math.sqrt(2 * math.pi) * t * (1 - t))
+
+    def shift_t(self, t: torch.Tensor) -> torch.Tensor:
+        r"""SD3's resolution shift :math:`t' = \alpha t / (1 + (\alpha - 1) t)` with :math:`\alpha` = ``shift``
+        (Esser et al. 2024, section 5.3.2; diffusers' ``FlowMatchEulerDiscreteScheduler``): keeps 0 and 1."""
+        return self.shift * t / (1 + (self.shift - 1) * t)
+
+    def sampling_times(self, num_steps: int) -> torch.Tensor:
+        """The S + 1 times a sampler visits, from 1 (noise) to 0 (data), float32 (S + 1,): uniform, then shifted."""
+        if num_steps < 1:
+            raise ValueError(f"The number of sampling steps must be at least 1, got {num_steps}.")
+        return self.shift_t(torch.linspace(1, 0, num_steps + 1, dtype=torch.float64)).float()
+
+    @staticmethod
+    def from_diffusion(xt: torch.Tensor, alpha_bar) -> tuple[torch.Tensor, torch.Tensor]:
+        r"""A diffusion state in flow variables: :math:`x_t = \alpha x_0 + \sigma\epsilon` with
+        :math:`\alpha = \sqrt{\bar\alpha}`, :math:`\sigma = \sqrt{1-\bar\alpha}` is the flow's point
+        :math:`x_t/(\alpha+\sigma)` at :math:`t = \sigma/(\alpha+\sigma)` (the same x_0 and noise, rescaled).
+        Returns ``(x_flow, t)``; ``alpha_bar`` a float or a tensor (B,)."""
+        ab = torch.as_tensor(alpha_bar, dtype=torch.float64)
+        alpha, sigma = ab.sqrt(), (1 - ab).sqrt()
+        scale = (alpha + sigma).to(xt.dtype)
+        t = (sigma / (alpha + sigma)).to(xt.dtype)
+        return xt / FlowSchedule._at(scale.to(xt.device), xt), t
+
+
 __all__ = [
+    "FLOW_T_SAMPLING",
+    "FlowSchedule",
     "NoiseSchedule",
     "Posterior",
     "SCHEDULES",

@@ -27,16 +27,21 @@ def tiny_ldm_run():
 
     from sdgan_course.models.text_encoder import CLIPConfig, TextEncoder
     from sdgan_course.models.vae import AutoencoderConfig, KLAutoencoder
+    from sdgan_course.train.flow import FlowRun, FlowTrainConfig, mmdit_config
     from sdgan_course.train.ldm import LDMRun, LDMTrainConfig, ldm_unet_config
 
-    def make(**overrides):
+    def make(family: str = "ldm", **overrides):
+        """``family="flow"``: the same run with an MMDiT trained by flow matching (train/flow.py)."""
         torch.manual_seed(0)
         clip_config, ae_config = CLIPConfig.preset("ci"), AutoencoderConfig.preset("ci", scale_factor=0.9)
         clip_state = {"config": asdict(clip_config), "weights": TextEncoder(clip_config).state_dict()}
         ae_state = {"config": asdict(ae_config), "weights": KLAutoencoder(config=ae_config).state_dict()}
-        unet = ldm_unet_config("ci", context_dim=clip_config.width, latent_channels=ae_config.latent_channels)
-        return LDMRun(unet, LDMTrainConfig.preset("ci", **overrides), clip_state=clip_state,
-                      autoencoder_state=ae_state)
+        run_class, config_class, network_config = (
+            (FlowRun, FlowTrainConfig, mmdit_config) if family == "flow" else (LDMRun, LDMTrainConfig, ldm_unet_config)
+        )
+        net = network_config("ci", context_dim=clip_config.width, latent_channels=ae_config.latent_channels)
+        return run_class(net, config_class.preset("ci", **overrides), clip_state=clip_state,
+                         autoencoder_state=ae_state)
 
     return make
 

@@ -22,6 +22,7 @@ HOMES = {
     "sdgan_course.train.classifier": {"save_classifier"},
     "sdgan_course.train.diffusion": {"export_diffusion", "load_diffusion", "load_shipped_diffusion"},
     "sdgan_course.train.ldm": {"export_ldm", "load_ldm", "load_shipped_ldm"},
+    "sdgan_course.train.flow": {"load_flow", "load_shipped_flow"},  # exported by train.ldm.export_ldm (its kind)
     "sdgan_course.train.distill": {"export_distill", "load_distill", "load_shipped_distill"},
     "sdgan_course.train.clip": {"export_clip", "load_clip", "load_shipped_clip"},
     "sdgan_course.train.vae": {"load_vae", "export_autoencoder", "load_autoencoder", "load_shipped_autoencoder"},

@@ -14,7 +14,7 @@ from ..device import describe_device, get_device, sampling_batch_size, seed_ever
 from ..distributed import describe_processes
 from ..models.unet import UNetConfig
 from ..nn.inspect import count_parameters
-from ..sample.base import REGISTRY, check_sampler, network_evaluations
+from ..sample.base import REGISTRY, check_sampler, network_evaluations, sampler_names
 from ..sample.diffusion import generate_diffusion
 from ..schedules import SCHEDULES
 from ..train.diffusion import (
@@ -54,13 +54,13 @@ def add_commands(*, train, sample, bench) -> None:
     p.add_argument("--checkpoint", type=Path, required=True)
     p.add_argument("--n", type=int, default=64)
     p.add_argument("--out", type=Path, required=True, help="FILE.npz")
-    p.add_argument("--sampler", default="ddim", help=f"{' | '.join(REGISTRY)} (default ddim)")
+    p.add_argument("--sampler", default="ddim", help=f"{' | '.join(sampler_names('diffusion'))} (default ddim)")
     p.add_argument(
         "--steps",
         type=int,
         default=None,
         help="sampler steps (network evaluations: x 2 unless guidance is 0 or 1); default "
-        + ", ".join(f"{name} {spec.steps}" for name, spec in REGISTRY.items()),
+        + ", ".join(f"{name} {REGISTRY[name].steps}" for name in sampler_names("diffusion")),
     )
     p.add_argument("--eta", type=float, default=0.0, help="DDIM noise: 0 deterministic, 1 DDPM's variance")
     p.add_argument(
@@ -132,7 +132,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_sample(args: argparse.Namespace) -> int:
     check_count(args.n)  # a ValueError: main() prints it and exits 2, as for every bad argument
     loaded = load_diffusion(args.checkpoint, device=get_device())
-    steps = check_sampler(args.sampler, args.steps, loaded.schedule)
+    steps = check_sampler(args.sampler, args.steps, loaded.schedule, family="diffusion")
     k = loaded.config.num_classes
     check_label(args.label, k)
     rng = seed_everything(args.seed)

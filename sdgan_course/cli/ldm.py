@@ -1,10 +1,13 @@
-"""The latent-diffusion commands: ``train ldm`` (text-to-image on autoencoder latents) and ``sample ldm``."""
+"""The latent text-to-image commands: ``train ldm`` and ``sample ldm`` (the latent U-Net of notebook 11), and the same
+commands for any latent family (:class:`LatentFamily`; :mod:`.flow` adds ``train flow`` and ``sample flow``)."""
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -30,35 +33,61 @@ from ..train.snapshots import ldm_snapshot
 from .common import add_training_options, finish_training, given, resume_run, set_threads
 
 
+class LatentFamily(NamedTuple):
+    """What the shared latent commands need to know about one family."""
+
+    name: str  # the command's model name: "ldm" or "flow"
+    run: type  # its run class (train/ldm.LDMRun, train/flow.FlowRun)
+    train_config: type  # its training config class
+    network_config: Callable  # (profile, context_dim, latent_channels, **sizes) -> the network's config
+    width_option: str  # the network config's width field, set by --width
+    network: str  # what the network is, for messages
+    load: Callable  # path, device= -> LatentDiffusion
+    samplers: tuple[str, ...]  # what --sampler offers
+    sampler: str  # its default
+    example: str  # a checkpoint path for --help
+
+
+LDM = LatentFamily("ldm", LDMRun, LDMTrainConfig, ldm_unet_config, "base_channels", "latent text-to-image U-Net",
+                   load_ldm, LDM_SAMPLERS, "dpm-solver", "data/checkpoints/ldm_fashion_mnist.pt")
+
+
 def add_commands(*, train, sample, bench=None) -> None:
     """Add ``ldm`` to the ``train``, ``sample`` (and ``bench``) command groups."""
     if bench is not None:
         _add_bench(bench)
-    p = train.add_parser("ldm", help="train a text-to-image latent diffusion U-Net (resumes from DIR/checkpoint.pt)")
+    add_family_commands(LDM, train=train, sample=sample)
+
+
+def add_family_commands(family: LatentFamily, *, train, sample) -> None:
+    """``train NAME`` and ``sample NAME`` for a latent family, with the same options for every family."""
+    p = train.add_parser(family.name, help=f"train a {family.network} (resumes from DIR/checkpoint.pt)")
     p.add_argument("--dataset", default="fashion_mnist", help="fashion_mnist (the shipped autoencoder and CLIP's)")
-    add_training_options(p, out="runs/ldm", export="also write a sampling-only checkpoint here")
+    add_training_options(p, out=f"runs/{family.name}", export="also write a sampling-only checkpoint here")
     p.add_argument("--p-uncond", type=float, default=None, help="caption dropout to the empty prompt (default 0.1)")
     p.add_argument("--pair-every", type=int, default=None, help="every Nth step a batch of compositions (3; 0 = none)")
-    p.add_argument("--base-channels", type=int, default=None, help="U-Net width (default: the profile's)")
-    p.add_argument("--compile", action="store_true", help="torch.compile the U-Net (pays on a GPU, long runs)")
+    p.add_argument("--width", "--base-channels", dest="width", type=int, default=None,
+                   help="network width (default: the profile's)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the network (pays on a GPU, long runs)")
     p.add_argument("--snapshot-every", type=int, default=0,
                    help="every N steps save the EMA model (DIR/ema_stepNNNNNN.pt) and measure prompt following")
-    p.set_defaults(func=cmd_train)
+    p.set_defaults(func=cmd_train, family=family)
 
-    p = sample.add_parser("ldm", help="write N images (uint8) for a text prompt from a latent diffusion model")
-    p.add_argument("--checkpoint", type=Path, required=True, help="e.g. data/checkpoints/ldm_fashion_mnist.pt")
+    p = sample.add_parser(family.name, help=f"write N images (uint8) for a text prompt from a {family.network}")
+    p.add_argument("--checkpoint", type=Path, required=True, help=f"e.g. {family.example}")
     p.add_argument("--prompt", required=True, help='e.g. "a photo of a sneaker" or "a bag to the left of a coat"')
     p.add_argument("--negative-prompt", default="", help="what to steer away from (default: the empty prompt)")
     p.add_argument("--n", type=int, default=16)
     p.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance scale (1 = none)")
-    p.add_argument("--steps", type=int, default=20, help="sampler steps (U-Net calls: x 2 unless guidance is 0 or 1)")
-    p.add_argument("--sampler", choices=LDM_SAMPLERS, default="dpm-solver")
+    p.add_argument("--steps", type=int, default=20, help="sampler steps (network calls: x 2 unless guidance is 0 "
+                   "or 1; Heun: 2 per step but the last)")
+    p.add_argument("--sampler", choices=family.samplers, default=family.sampler)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init-image", type=Path, default=None, help="image to image: start from a .npz (images) or .png")
     p.add_argument("--strength", type=float, default=0.6, help="with --init-image: 1 ignores it, 0.3 keeps most of it")
     p.add_argument("--batch-size", type=int, default=200)
     p.add_argument("--out", type=Path, required=True, help="output .npz (images uint8 (N, H, W), prompts)")
-    p.set_defaults(func=cmd_sample)
+    p.set_defaults(func=cmd_sample, family=family)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -66,23 +95,24 @@ def cmd_train(args: argparse.Namespace) -> int:
     profile = get_profile(args.profile)
     device = get_device()
     checkpoint = args.out / "checkpoint.pt"
-    run = resume_run(LDMRun, args, device)
+    family = args.family
+    run = resume_run(family.run, args, device)
     if run is None:
         options = given(steps=args.steps, batch_size=args.batch_size, lr=args.lr, p_uncond=args.p_uncond,
                         pair_every=args.pair_every)
         options["compile"] = args.compile
-        cfg = LDMTrainConfig.preset(profile, dataset=args.dataset, seed=args.seed, **options)
+        cfg = family.train_config.preset(profile, dataset=args.dataset, seed=args.seed, **options)
         clip_state, ae_state = shipped_frozen_parts(device)
-        sizes = {} if args.base_channels is None else {"base_channels": args.base_channels}
-        unet_cfg = ldm_unet_config(profile, context_dim=clip_state["config"]["width"],
-                                   latent_channels=ae_state["config"]["latent_channels"], **sizes)
-        run = LDMRun(unet_cfg, cfg, clip_state=clip_state, autoencoder_state=ae_state, device=device)
+        sizes = {} if args.width is None else {family.width_option: args.width}
+        net_cfg = family.network_config(profile, context_dim=clip_state["config"]["width"],
+                                        latent_channels=ae_state["config"]["latent_channels"], **sizes)
+        run = family.run(net_cfg, cfg, clip_state=clip_state, autoencoder_state=ae_state, device=device)
     cfg = run.train_config
     start = time.perf_counter()
     data = prepare_ldm_data(run)
     pairs = 0 if data.pairs is None else len(data.pairs.labels)
     print(
-        f"Training a latent text-to-image U-Net ({count_parameters(run.model):,} parameters, cross-attention to "
+        f"Training a {family.network} ({count_parameters(run.model):,} parameters, attending to "
         f"{run.unet_config.context_dim}-wide tokens, {cfg.schedule} schedule) on {len(data.singles.labels):,} "
         f"{cfg.dataset} latents {tuple(data.singles.mean.shape[1:])} and {pairs:,} compositions "
         f"(encoded once in {time.perf_counter() - start:.0f} s), profile {profile}, {describe_device(device)}."
@@ -100,7 +130,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                        progress=not args.no_progress)
     print(f"Done: step {run.step}, {result.seconds:.0f} s this session, {result.images_per_second:.0f} examples/s.")
     return finish_training(run, args, result.seconds, export=export_ldm,
-                           what="the model (U-Net, text encoder and autoencoder in one file)")
+                           what=f"the model ({family.network}, text encoder and autoencoder in one file)")
 
 
 def _read_init_image(path: Path) -> torch.Tensor:
@@ -123,7 +153,7 @@ def _read_init_image(path: Path) -> torch.Tensor:
 def cmd_sample(args: argparse.Namespace) -> int:
     if args.n < 1:
         raise ValueError(f"--n must be at least 1, got {args.n}.")
-    ldm = load_ldm(args.checkpoint, device=get_device())
+    ldm = args.family.load(args.checkpoint, device=get_device())
     init = _read_init_image(args.init_image) if args.init_image else None
     rng = seed_everything(args.seed)
     start = time.perf_counter()
@@ -177,4 +207,4 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["add_commands", "cmd_bench", "cmd_sample", "cmd_train"]
+__all__ = ["LDM", "LatentFamily", "add_commands", "add_family_commands", "cmd_bench", "cmd_sample", "cmd_train"]

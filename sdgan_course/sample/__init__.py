@@ -4,4 +4,4 @@ The diffusion samplers follow one contract (:mod:`.base`: the step protocol, the
 their modules here registers each one, so :data:`.base.REGISTRY` is complete whatever a caller imports first.
 """
 
-from . import ddpm, ddim, dpm_solver  # noqa: F401, I001  (each registers its sampler in base.REGISTRY, in this order)
+from . import ddpm, ddim, dpm_solver, flow  # noqa: F401, I001  (each registers its samplers in base.REGISTRY, in this order)

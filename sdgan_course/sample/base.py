@@ -31,13 +31,16 @@ from ..schedules import NoiseSchedule, sampling_timesteps
 
 # The default timestep spacing of each sampler (see schedules.sampling_timesteps). DDPM takes every step, where the
 # spacing does not matter; the few-step samplers spend their steps where the noise is low (quadratic).
-DEFAULT_SPACING = {"ddpm": "trailing", "ddim": "quadratic", "dpm-solver": "quadratic"}
+DEFAULT_SPACING = {"ddpm": "trailing", "ddim": "quadratic", "dpm-solver": "quadratic",
+                   # the flow samplers (sample/flow.py): times 1 -> 0 uniformly, then the schedule's shift
+                   "euler": "uniform", "heun": "uniform"}
 # The latent pipeline (sample/ldm.py) uses one spacing for every sampler: Stable Diffusion's later schedulers'
 # trailing; "leading" never starts at t = T - 1 (Lin et al. 2023, arXiv:2305.08891).
 LATENT_SPACING = "trailing"
 # The default number of steps (= network evaluations per image; twice that with guidance), capped at the model's T.
 # DDPM's 1000 is the full chain of the course's T = 1000 models (ddpm_sample's own default, None, takes every step).
-DEFAULT_STEPS = {"ddpm": 1000, "ddim": 50, "dpm-solver": 15}
+DEFAULT_STEPS = {"ddpm": 1000, "ddim": 50, "dpm-solver": 15, "euler": 20, "heun": 10}
+FAMILIES = ("diffusion", "flow")  # what a sampler integrates: a noise estimate on a NoiseSchedule, or a velocity
 
 EpsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -163,6 +166,12 @@ class SamplerSpec:
     order: int  # of the method: the error of a deterministic run falls as (step size)^order
     stochastic: bool  # draws fresh noise at every step with its default options (DDIM does with eta > 0)
     options: tuple[str, ...] = ()  # its own keyword options beyond the shared ones (DDPM: variance; DDIM: eta)
+    family: str = "diffusion"  # "diffusion": sample(eps_fn, .., a NoiseSchedule); "flow": (velocity_fn, a FlowSchedule)
+    extra_evaluations: int = 0  # network evaluations per run beyond one per step (Heun: steps - 1 more)
+
+    def evaluations(self, steps: int) -> int:
+        """Network evaluations of one run of ``steps`` steps, without guidance."""
+        return steps + (self.extra_evaluations * (steps - 1) if steps > 1 else 0)
 
 
 REGISTRY: dict[str, SamplerSpec] = {}  # name -> spec, in the order the sampler modules register (see __init__)
@@ -176,44 +185,61 @@ def register_sampler(
     order: int,
     stochastic: bool,
     options: tuple[str, ...] = (),
+    family: str = "diffusion",
+    extra_evaluations: int = 0,
 ) -> SamplerSpec:
     """Add a sampler to :data:`REGISTRY` under ``name``, with its spacing and step count from the default tables."""
     if name in REGISTRY:
         raise ValueError(f"A sampler named {name!r} is registered already.")
-    spec = SamplerSpec(name, sample, step, DEFAULT_SPACING[name], DEFAULT_STEPS[name], order, stochastic, options)
+    if family not in FAMILIES:
+        raise ValueError(f"Unknown sampler family {family!r}. Valid: {', '.join(FAMILIES)}.")
+    spec = SamplerSpec(name, sample, step, DEFAULT_SPACING[name], DEFAULT_STEPS[name], order, stochastic, options,
+                       family, extra_evaluations)
     REGISTRY[name] = spec
     return spec
 
 
-def get_sampler(name: str) -> SamplerSpec:
-    """The registered sampler ``name``; an unknown name raises ValueError listing the registered ones."""
-    if name not in REGISTRY:
-        raise ValueError(f"Unknown sampler {name!r}. Valid samplers: {', '.join(REGISTRY)}.")
+def sampler_names(family: str | None = None) -> tuple[str, ...]:
+    """The registered names, in registration order; only those of ``family`` ("diffusion" or "flow") if given."""
+    return tuple(name for name, spec in REGISTRY.items() if family is None or spec.family == family)
+
+
+def get_sampler(name: str, family: str | None = None) -> SamplerSpec:
+    """The registered sampler ``name``; an unknown name (or one of another ``family`` than asked for) raises
+    ValueError listing the valid ones."""
+    valid = sampler_names(family)
+    if name not in valid:
+        kind = "" if family is None else f" for a {family} model"
+        raise ValueError(f"Unknown sampler {name!r}{kind}. Valid samplers: {', '.join(valid)}.")
     return REGISTRY[name]
 
 
-def check_sampler(sampler: str, steps: int | None, schedule: NoiseSchedule) -> int:
-    """Validate a sampler name and step count (default: the sampler's usual count); return the step count."""
-    spec = get_sampler(sampler)
-    steps = min(spec.steps, schedule.num_steps) if steps is None else steps
-    if not 1 <= steps <= schedule.num_steps:
-        raise ValueError(
-            f"--steps must be between 1 and {schedule.num_steps} (the model's training steps T), got {steps}."
-        )
+def check_sampler(sampler: str, steps: int | None, schedule, *, family: str | None = None) -> int:
+    """Validate a sampler name and step count (default: the sampler's usual count); return the step count. A
+    diffusion schedule caps the steps at its T; a flow's time is continuous, so any count >= 1 is valid."""
+    spec = get_sampler(sampler, family)
+    limit = getattr(schedule, "num_steps", None)  # None: a FlowSchedule
+    steps = (spec.steps if limit is None else min(spec.steps, limit)) if steps is None else steps
+    if steps < 1 or (limit is not None and steps > limit):
+        bound = "at least 1" if limit is None else f"between 1 and {limit} (the model's training steps T)"
+        raise ValueError(f"--steps must be {bound}, got {steps}.")
     return steps
 
 
-def network_evaluations(steps: int, guidance: float | None = None) -> int:
-    """Network evaluations per image of a diffusion sampler run with ``steps`` steps: one per step without guidance
-    (``guidance`` None, 0 = the unconditional or negative model alone, 1 = the conditional model alone), two per step
-    with guidance (both estimates; :mod:`.guidance` runs them as one batch of twice the size, which costs the same).
+def network_evaluations(steps: int, guidance: float | None = None, *, sampler: str | None = None) -> int:
+    """Network evaluations per image of a sampler run with ``steps`` steps: one per step without guidance
+    (``guidance`` None, 0 = the unconditional or negative model alone, 1 = the conditional model alone), two per
+    evaluation with guidance (both estimates; :mod:`.guidance` runs them as one batch of twice the size, which costs
+    the same). A second-order flow sampler (``sampler="heun"``) evaluates twice per step but once on the last.
     This is the NFE column of every table the course prints or stores."""
-    return steps * (1 if guidance is None or guidance in (0.0, 1.0) else 2)
+    calls = steps if sampler is None else get_sampler(sampler).evaluations(steps)
+    return calls * (1 if guidance is None or guidance in (0.0, 1.0) else 2)
 
 
 __all__ = [
     "DEFAULT_SPACING",
     "DEFAULT_STEPS",
+    "FAMILIES",
     "LATENT_SPACING",
     "REGISTRY",
     "EpsFn",
@@ -232,4 +258,5 @@ __all__ = [
     "predict_x0",
     "register_sampler",
     "run_sampler",
+    "sampler_names",
 ]

@@ -14,11 +14,11 @@ from torch import nn
 
 from ..device import sampling_batch_size, sampling_layout
 from ..schedules import NoiseSchedule
-from .base import DEFAULT_STEPS, REGISTRY, EpsWithX0, check_sampler, estimate, get_sampler
+from .base import DEFAULT_STEPS, EpsWithX0, check_sampler, estimate, get_sampler, sampler_names
 from .ddpm import VARIANCES
 from .guidance import classifier_free_guidance, model_eps_fn
 
-SAMPLERS = tuple(REGISTRY)  # the registered names: ("ddpm", "ddim", "dpm-solver")
+SAMPLERS = sampler_names("diffusion")  # the registered diffusion samplers: ("ddpm", "ddim", "dpm-solver")
 
 
 @torch.no_grad()
@@ -49,10 +49,10 @@ def generate_diffusion(
     :func:`~sdgan_course.device.sampling_layout`); neither changes the images of a deterministic sampler beyond
     float rounding (the stochastic ones draw their fresh noise batch by batch), only how fast.
     """
-    steps = check_sampler(sampler, steps, schedule)
+    steps = check_sampler(sampler, steps, schedule, family="diffusion")
     if variance not in VARIANCES:
         raise ValueError(f"Unknown DDPM variance {variance!r}: use 'small' or 'large'.")
-    spec = get_sampler(sampler)
+    spec = get_sampler(sampler, "diffusion")
     given = {"variance": variance, "eta": eta}  # options of one sampler each (DDPM's, DDIM's): spec.options
     own_options = {name: given[name] for name in spec.options}
     device = next(model.parameters()).device

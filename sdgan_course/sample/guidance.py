@@ -33,8 +33,10 @@ def model_eps_fn(
     **model_kwargs,
 ) -> EpsFn:
     """``eps_fn(x_t, t)`` of a network without guidance; a v-predicting network is converted with ``schedule``, into
-    an :class:`~.ddpm.EpsWithX0` that also gives the samplers its x_0 estimate taken straight from v."""
-    if prediction != "eps" and schedule is None:
+    an :class:`~.ddpm.EpsWithX0` that also gives the samplers its x_0 estimate taken straight from v. A flow model
+    (``prediction="flow"``) is returned as it is: its output is the velocity the flow samplers integrate, and
+    guidance mixes velocities with the same formula (SD3 guides its velocities so, Esser et al. 2024)."""
+    if prediction not in ("eps", "flow") and schedule is None:
         raise ValueError("A v-prediction model needs its schedule to give noise estimates: pass schedule=.")
 
     def output(xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -42,7 +44,7 @@ def model_eps_fn(
         out = model(xt, t, y, **model_kwargs) if y is not None else model(xt, t, **model_kwargs)
         return out.float()
 
-    if prediction == "eps":
+    if prediction in ("eps", "flow"):
         return output
 
     def eps_and_x0(xt: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

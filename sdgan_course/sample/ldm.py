@@ -25,10 +25,11 @@ import torch
 
 from ..models.ldm import LatentDiffusion, PromptContext, canvas_for_prompt
 from ..schedules import sampling_timesteps
-from .base import LATENT_SPACING, check_sampler, get_sampler
+from .base import DEFAULT_SPACING, LATENT_SPACING, check_sampler, get_sampler
 from .guidance import guided_eps_fn
 
 LDM_SAMPLERS = ("ddim", "dpm-solver")  # the registered samplers this pipeline offers (sample/base.py's REGISTRY)
+FLOW_SAMPLERS = ("euler", "heun")  # ... and for a flow model (prediction "flow", sample/flow.py)
 SPACING = LATENT_SPACING  # trailing for every sampler, as Stable Diffusion's later schedulers (set in sample/base.py)
 
 
@@ -76,8 +77,11 @@ def generate_ldm(
     else 28 x 28). ``init_images`` (n or 1, 1, H, W) turns on image-to-image with ``strength``. With
     ``return_latents`` returns ``(images, latents)``.
     """
-    if sampler not in LDM_SAMPLERS:
-        raise ValueError(f"Unknown sampler {sampler!r} for latent diffusion. Valid: {', '.join(LDM_SAMPLERS)}.")
+    flow = ldm.prediction == "flow"
+    offered = FLOW_SAMPLERS if flow else LDM_SAMPLERS
+    if sampler not in offered:
+        what = "a flow model" if flow else "latent diffusion"
+        raise ValueError(f"Unknown sampler {sampler!r} for {what}. Valid: {', '.join(offered)}.")
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}.")
     steps = check_sampler(sampler, steps, ldm.schedule)
@@ -90,19 +94,23 @@ def generate_ldm(
         image_size = tuple(init_images.shape[-2:])
     shape = ldm.latent_shape(image_size or canvas_for_prompt(prompts[0]))
     negative = ldm.encode_prompts(negative_prompt)  # (1, L, E); an unknown word fails here, before any work
-    timesteps = sampling_timesteps(steps, ldm.schedule.num_steps, spacing=SPACING)
+    spacing = DEFAULT_SPACING[sampler] if flow else SPACING
+    timesteps = ldm.schedule.sampling_times(steps) if flow else sampling_timesteps(steps, ldm.schedule.num_steps,
+                                                                                    spacing=SPACING)
     device, images, latents = ldm.device, [], []
     for start in range(0, n, batch_size):
         m = min(batch_size, n - start)
         context = ldm.encode_prompts(prompts[start : start + m])
         eps_fn = prompt_guidance(ldm.unet, context, _expand(negative, m), scale=guidance, schedule=ldm.schedule,
                                  prediction=ldm.prediction)
-        options = dict(rng=rng, device=device, clip_x0=False, clamp_output=False, spacing=SPACING)  # latents: unbounded
+        options = dict(rng=rng, device=device, clamp_output=False, spacing=spacing)  # latents: unbounded
+        if not flow:
+            options["clip_x0"] = False
         if init_images is not None:
             init = init_images if len(init_images) == 1 else init_images[start : start + m]
             z0 = ldm.encode_images(init.expand(m, -1, -1, -1))  # (B, C, h, w)
             skip = steps - max(1, int(steps * strength))  # sampler steps skipped (diffusers: int, not round)
-            t = torch.full((m,), int(timesteps[skip]), dtype=torch.long, device=device)
+            t = torch.full((m,), timesteps[skip].item(), device=device, dtype=timesteps.dtype)  # (B,) step or time
             noise = torch.randn(z0.shape, generator=rng).to(device)
             options.update(x_start=ldm.schedule.add_noise(z0, noise, t), start_step=skip)
         sample = get_sampler(sampler).sample
@@ -113,4 +121,4 @@ def generate_ldm(
     return (images, torch.cat(latents)) if return_latents else images
 
 
-__all__ = ["LDM_SAMPLERS", "SPACING", "generate_ldm", "prompt_guidance"]
+__all__ = ["FLOW_SAMPLERS", "LDM_SAMPLERS", "SPACING", "generate_ldm", "prompt_guidance"]

@@ -25,6 +25,7 @@ from ..data.batches import StepBatches
 from ..device import adam_speed_options, maybe_compile
 from ..distributed import global_shape, local_part, unwrap, wrap_ddp
 from ..losses.diffusion import diffusion_loss
+from ..losses.flow import flow_matching_loss
 from ..models.unet import UNet, UNetConfig
 from ..schedules import NoiseSchedule
 from .loop import EMA, ResumableRun, loop_options, mixed_precision, train_loop
@@ -66,9 +67,11 @@ class DiffusionTrainConfig:
     max_grad_norm: float = 1e4  # the divergence guard's threshold (before clipping)
     compile: bool = False  # torch.compile the U-Net (GPU runs)
 
+    predictions: ClassVar[tuple[str, ...]] = ("eps", "v")  # the targets this family's samplers understand
+
     def __post_init__(self):
         object.__setattr__(self, "image_shape", tuple(self.image_shape))
-        check_diffusion_options(self.prediction, self.p_uncond)
+        check_diffusion_options(self.prediction, self.p_uncond, self.predictions)
 
     @classmethod
     def preset(cls, profile: str, **overrides) -> DiffusionTrainConfig:
@@ -79,10 +82,10 @@ class DiffusionTrainConfig:
         return NoiseSchedule.from_name(self.schedule, self.num_train_steps)
 
 
-def check_diffusion_options(prediction: str, p_uncond: float) -> None:
+def check_diffusion_options(prediction: str, p_uncond: float, predictions: tuple[str, ...] = ("eps", "v")) -> None:
     """What every diffusion training config checks: the prediction target and the label-dropout probability."""
-    if prediction not in ("eps", "v"):
-        raise ValueError(f"Unknown prediction type {prediction!r}: use 'eps' or 'v'.")
+    if prediction not in predictions:
+        raise ValueError(f"Unknown prediction type {prediction!r}: use {' or '.join(map(repr, predictions))}.")
     if not 0 <= p_uncond < 1:
         raise ValueError(f"p_uncond must be in [0, 1), got {p_uncond}.")
 
@@ -111,6 +114,9 @@ def diffusion_train_step(
     amp: bool = False,
 ) -> dict[str, float]:
     r"""One step of Algorithm 1 (Ho et al. 2020) with optional label dropout. Returns ``{"loss", "grad_norm"}``.
+    With ``prediction="flow"`` the same step regresses the flow-matching velocity instead
+    (:func:`~sdgan_course.losses.flow.flow_matching_loss`; ``schedule`` is then a
+    :class:`~sdgan_course.schedules.FlowSchedule`).
 
     ``x0`` (B, C, H, W) in [-1, 1], or scaled latents; the conditioning is an argument: ``labels`` (B,) for a
     class-conditional model (``model.config.null_label`` is used for the dropped ones), or a text ``context`` (B, L, E)
@@ -124,7 +130,10 @@ def diffusion_train_step(
     text = {} if context is None else dict(context=context, context_mask=context_mask)  # a text prompt, if any
     precision = mixed_precision(opt, device, amp)  # autocast, and loss scaling for fp16 (train/loop.py)
     with precision.autocast():
-        loss = diffusion_loss(model, x0, schedule, labels=labels, prediction=prediction, rng=rng, **text)
+        if prediction == "flow":  # flow matching on the straight path (losses/flow.py; schedule: a FlowSchedule)
+            loss = flow_matching_loss(model, x0, schedule, rng=rng, **text)
+        else:
+            loss = diffusion_loss(model, x0, schedule, labels=labels, prediction=prediction, rng=rng, **text)
     opt.zero_grad(set_to_none=True)
     norm = precision.step(loss, opt, model, max_grad_clip=max_grad_clip)
     values = torch.stack([loss.detach().float(), norm.to(device)]).tolist()  # one device sync
@@ -135,12 +144,15 @@ class DiffusionRun(ResumableRun):
     """A diffusion training run: U-Net, its EMA, optimiser, LR warm-up, step counter, history and RNG state."""
 
     kind = CHECKPOINT_KIND
+    network: ClassVar[type[nn.Module]] = UNet  # the denoiser this family trains (the flow family: an MMDiT)
+    network_config: ClassVar[type] = UNetConfig
+    config_key: ClassVar[str] = "unet_config"  # where its config is stored in the checkpoint
 
-    def __init__(self, unet_config: UNetConfig, train_config: DiffusionTrainConfig, *, device="cpu"):
+    def __init__(self, unet_config, train_config: DiffusionTrainConfig, *, device="cpu"):
         self.unet_config, self.train_config = unet_config, train_config
         self.device = torch.device(device)
         torch.manual_seed(train_config.seed)  # weights are initialised reproducibly
-        self.model = UNet(unet_config).to(self.device)
+        self.model = self.network(unet_config).to(self.device)
         self.ema = EMA(self.model, decay=train_config.ema_decay)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=train_config.lr, **adam_speed_options(self.device))
         warmup = max(1, train_config.warmup_steps)
@@ -156,7 +168,7 @@ class DiffusionRun(ResumableRun):
 
     def state(self) -> dict:
         return {
-            "unet_config": asdict(self.unet_config),
+            self.config_key: asdict(self.unet_config),
             "train_config": asdict(self.train_config),
             "step": self.step,
             "model": self.model.state_dict(),
@@ -171,7 +183,7 @@ class DiffusionRun(ResumableRun):
     def sampling_state(self) -> dict:
         """What sampling needs (EMA U-Net and configs), without the optimiser: the body of an exported file."""
         return {
-            "unet_config": asdict(self.unet_config),
+            self.config_key: asdict(self.unet_config),
             "train_config": asdict(self.train_config),
             "step": self.step,
             "ema_model": self.ema.model.state_dict(),
@@ -180,8 +192,8 @@ class DiffusionRun(ResumableRun):
     @classmethod
     def _from_checkpoint(cls, ckpt: dict, train_config, device) -> DiffusionRun:
         """A fresh run with the checkpoint's configs (subclasses add what else they are built from)."""
-        return cls(UNetConfig(**ckpt["unet_config"]), train_config or DiffusionTrainConfig(**ckpt["train_config"]),
-                   device=device)
+        return cls(cls.network_config(**ckpt[cls.config_key]),
+                   train_config or DiffusionTrainConfig(**ckpt["train_config"]), device=device)
 
     @classmethod
     def load(cls, path, *, device="cpu", train_config: DiffusionTrainConfig | None = None) -> DiffusionRun:
@@ -192,7 +204,7 @@ class DiffusionRun(ResumableRun):
             run.model.load_state_dict(ckpt["model"])
             run.ema.model.load_state_dict(ckpt["ema_model"])
         except RuntimeError as err:
-            raise CheckpointError(f"{path} does not match the U-Net its config describes: {err}") from err
+            raise CheckpointError(f"{path} does not match the network its config describes: {err}") from err
         run.opt.load_state_dict(ckpt["opt"])
         run.lr_schedule.load_state_dict(ckpt["lr_schedule"])
         run.ema.num_updates = ckpt["ema_updates"]
@@ -287,13 +299,15 @@ def export_diffusion(run: DiffusionRun, path: str | Path, **info) -> Path:
     return save_checkpoint(path, {**run.sampling_state(), "info": info}, kind=run.kind)
 
 
-def ema_unet(ckpt: dict, path) -> UNet:
-    """The EMA U-Net of a diffusion checkpoint (run or export), rebuilt from its stored config, on the CPU."""
-    model = UNet(UNetConfig(**ckpt["unet_config"]))
+def ema_unet(ckpt: dict, path, *, network: type[nn.Module] = UNet, network_config: type = UNetConfig,
+             config_key: str = "unet_config") -> nn.Module:
+    """The EMA denoiser of a diffusion checkpoint (run or export), rebuilt from its stored config, on the CPU: a U-Net
+    by default, any family's network (``DiffusionRun.network``, ``network_config``, ``config_key``) otherwise."""
+    model = network(network_config(**ckpt[config_key]))
     try:
         model.load_state_dict(ckpt["ema_model"])
     except RuntimeError as err:
-        raise CheckpointError(f"{path} does not match the U-Net its config describes: {err}") from err
+        raise CheckpointError(f"{path} does not match the network its config describes: {err}") from err
     return model
 
 

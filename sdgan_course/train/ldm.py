@@ -184,6 +184,7 @@ class LDMRun(DiffusionRun):
     file)."""
 
     kind = CHECKPOINT_KIND
+    train_config_class: ClassVar[type] = LDMTrainConfig
 
     def __init__(self, unet_config: UNetConfig, train_config: LDMTrainConfig, *, clip_state: dict,
                  autoencoder_state: dict, device="cpu"):
@@ -203,7 +204,8 @@ class LDMRun(DiffusionRun):
 
     @classmethod
     def _from_checkpoint(cls, ckpt: dict, train_config, device) -> LDMRun:
-        return cls(UNetConfig(**ckpt["unet_config"]), train_config or LDMTrainConfig(**ckpt["train_config"]),
+        return cls(cls.network_config(**ckpt[cls.config_key]),
+                   train_config or cls.train_config_class(**ckpt["train_config"]),
                    clip_state=ckpt["text_encoder"], autoencoder_state=ckpt["autoencoder"], device=device)
 
 
@@ -246,7 +248,9 @@ LDMTrainResult = DiffusionTrainResult  # one result record for both: run, second
 def train_ldm(run: LDMRun, data: LDMData, *, steps: int | None = None, checkpoint_path: str | Path | None = None,
               hook=None, hook_every: int = 100, progress: bool = True,
               max_seconds: float | None = None) -> DiffusionTrainResult:
-    """Train ``run`` to ``steps`` (default: the config's) on :func:`prepare_ldm_data`'s ``data``, through the loop."""
+    """Train ``run`` to ``steps`` (default: the config's) on :func:`prepare_ldm_data`'s ``data``, through the loop.
+    The flow family (:mod:`.flow`) trains here too: its run's ``prediction="flow"`` picks the flow-matching loss in
+    :func:`~.diffusion.diffusion_train_step` and its schedule is a :class:`~sdgan_course.schedules.FlowSchedule`."""
     cfg = run.train_config
     steps = cfg.steps if steps is None else steps
     scale = run.autoencoder.config.scale_factor
@@ -272,7 +276,7 @@ def train_ldm(run: LDMRun, data: LDMData, *, steps: int | None = None, checkpoin
         return stats
 
     result = train_loop(run, step_fn, steps=steps, checkpoint_path=checkpoint_path, hook=hook, hook_every=hook_every,
-                        progress=progress, max_seconds=max_seconds, desc="latent diffusion training",
+                        progress=progress, max_seconds=max_seconds, desc=f"latent {run.kind} training",
                         **loop_options(cfg))
     return DiffusionTrainResult(run, result.seconds, result.examples_per_second)
 
@@ -281,17 +285,22 @@ def train_ldm(run: LDMRun, data: LDMData, *, steps: int | None = None, checkpoin
 
 
 def export_ldm(run: LDMRun, path: str | Path, **info) -> Path:
-    """One file with all three parts (EMA U-Net, text encoder, autoencoder), as a Stable Diffusion checkpoint."""
-    return save_checkpoint(path, {**run.sampling_state(), "info": info}, kind=CHECKPOINT_KIND)
+    """One file with all three parts (EMA denoiser, text encoder, autoencoder), as a Stable Diffusion checkpoint; its
+    kind is the run's (``"ldm"``, or ``"flow"`` for a :class:`~.flow.FlowRun`)."""
+    return save_checkpoint(path, {**run.sampling_state(), "info": info}, kind=run.kind)
 
 
-def load_ldm(path: str | Path, *, device=None) -> LatentDiffusion:
-    """Load a latent-diffusion checkpoint (a training run or an exported one) for sampling, with its EMA U-Net."""
-    ckpt = load_checkpoint(path, kind=CHECKPOINT_KIND)
+def load_ldm(path: str | Path, *, device=None, family: type[LDMRun] | None = None) -> LatentDiffusion:
+    """Load a latent-diffusion checkpoint (a training run or an exported one) for sampling, with its EMA denoiser.
+    ``family`` is the run class that wrote it (default :class:`LDMRun`; the flow family's
+    :func:`~.flow.load_flow` passes :class:`~.flow.FlowRun`): it names the checkpoint kind, the network and configs."""
+    family = LDMRun if family is None else family
+    ckpt = load_checkpoint(path, kind=family.kind)
     device = torch.device(device) if device is not None else torch.device("cpu")
     text, tokenizer, ae = frozen_parts(ckpt["text_encoder"], ckpt["autoencoder"], device)
-    unet = ema_unet(ckpt, path)
-    train_config = LDMTrainConfig(**ckpt["train_config"])
+    unet = ema_unet(ckpt, path, network=family.network, network_config=family.network_config,
+                    config_key=family.config_key)
+    train_config = family.train_config_class(**ckpt["train_config"])
     return LatentDiffusion(unet.to(device), text, tokenizer, ae, train_config.make_schedule(),
                            prediction=train_config.prediction, step=ckpt["step"],
                            info={**ckpt.get("info", {}), "dataset": train_config.dataset})

@@ -84,14 +84,15 @@ def ldm_snapshot(out: str | Path, dataset: str, *, agreement):
 
     def snapshot(run, stats, name=None):
         export_ldm(run, out / (name or f"ema_step{run.step:06d}.pt"))
-        images = generate_ldm(ldm_pipeline(run), prompts, len(prompts), guidance=3.0, steps=20,
+        sampler = "euler" if run.train_config.prediction == "flow" else "dpm-solver"  # a flow model: its ODE
+        images = generate_ldm(ldm_pipeline(run), prompts, len(prompts), guidance=3.0, steps=20, sampler=sampler,
                               rng=torch.Generator().manual_seed(0))
         score = float(agreement(images, labels))
         run.history.setdefault("agreement", []).append(score)
         run.history.setdefault("agreement_step", []).append(float(run.step))
         np.savez_compressed(out / f"samples_step{run.step:06d}.npz", images=to_uint8(images)[:, 0])
         print(f"step {run.step}: loss {stats.get('loss', float('nan')):.4f}, prompt agreement {score:.3f} "
-              f"(100 samples, guidance 3, 20 steps)", flush=True)
+              f"(100 samples, guidance 3, 20 {sampler} steps)", flush=True)
         run.model.train()
 
     return snapshot

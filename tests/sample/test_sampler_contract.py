@@ -14,12 +14,21 @@ import pytest
 import torch
 from test_ddpm_samplers import gaussian_oracle  # the exact eps(x_t, t) for Gaussian data
 
-from sdgan_course.sample.base import DEFAULT_SPACING, REGISTRY, StepOutput, check_sampler, get_sampler
+from sdgan_course.sample.base import (
+    DEFAULT_SPACING,
+    REGISTRY,
+    StepOutput,
+    check_sampler,
+    get_sampler,
+    network_evaluations,
+    sampler_names,
+)
 from sdgan_course.sample.diffusion import SAMPLERS, generate_diffusion
-from sdgan_course.sample.ldm import LDM_SAMPLERS
-from sdgan_course.schedules import NoiseSchedule, sampling_timesteps
+from sdgan_course.sample.ldm import FLOW_SAMPLERS, LDM_SAMPLERS
+from sdgan_course.schedules import FlowSchedule, NoiseSchedule, sampling_timesteps
 
-NAMES = list(REGISTRY)
+NAMES = list(sampler_names("diffusion"))  # the diffusion family: eps_fn on a NoiseSchedule
+FLOW_NAMES = list(sampler_names("flow"))  # the flow family: velocity_fn on a FlowSchedule (checked at the end)
 MU, STD = 0.1, 0.3  # the Gaussian data of the oracle
 
 
@@ -29,9 +38,10 @@ def schedule():
 
 
 def test_the_registry_holds_the_course_samplers_and_the_pipelines_offer_only_registered_ones():
-    assert NAMES[:3] == ["ddpm", "ddim", "dpm-solver"]
+    assert NAMES[:3] == ["ddpm", "ddim", "dpm-solver"] and FLOW_NAMES == ["euler", "heun"]
+    assert list(REGISTRY) == NAMES + FLOW_NAMES
     assert SAMPLERS == tuple(NAMES)
-    assert set(LDM_SAMPLERS) <= set(NAMES)
+    assert set(LDM_SAMPLERS) <= set(NAMES) and set(FLOW_SAMPLERS) == set(FLOW_NAMES)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -193,17 +203,119 @@ def test_a_whole_run_matches_diffusers_where_it_has_the_sampler(name, schedule, 
 
 
 def test_an_unknown_sampler_name_lists_the_registered_ones(schedule):
-    listed = "Valid samplers: " + ", ".join(NAMES)
-    with pytest.raises(ValueError, match=f"Unknown sampler 'euler'. {listed}"):
-        get_sampler("euler")
+    listed = "Valid samplers: " + ", ".join(NAMES + FLOW_NAMES)
+    with pytest.raises(ValueError, match=f"Unknown sampler 'lms'. {listed}"):
+        get_sampler("lms")
     with pytest.raises(ValueError, match=listed):
         check_sampler("Euler", None, schedule)
     model = torch.nn.Linear(1, 1)
-    with pytest.raises(ValueError, match=listed):
+    diffusion_only = "Valid samplers: " + ", ".join(NAMES) + r"\.$"
+    with pytest.raises(ValueError, match=diffusion_only):
         generate_diffusion(model, schedule, 1, sampler="dpm_solver")
+    with pytest.raises(ValueError, match="'euler' for a diffusion model. " + diffusion_only):
+        generate_diffusion(model, schedule, 1, sampler="euler")  # a flow sampler cannot integrate noise estimates
 
 
 def test_check_sampler_takes_the_registered_default_steps_capped_at_T():
     short = NoiseSchedule.from_name("linear", 100)
-    for name, spec in REGISTRY.items():
-        assert check_sampler(name, None, short) == min(spec.steps, 100)
+    for name in NAMES:
+        assert check_sampler(name, None, short) == min(REGISTRY[name].steps, 100)
+    for name in FLOW_NAMES:  # continuous time: no cap
+        assert check_sampler(name, None, FlowSchedule()) == REGISTRY[name].steps
+        assert check_sampler(name, 5000, FlowSchedule()) == 5000
+        with pytest.raises(ValueError, match="at least 1"):
+            check_sampler(name, 0, FlowSchedule())
+
+
+# ---------------------------------------------------------------- the flow family (sample/flow.py)
+
+MU_F, STD_F = 0.3, 0.5  # Gaussian data for the flow's exact velocity
+
+
+def gaussian_velocity(x, t):
+    """The exact marginal velocity of x0 ~ N(MU_F, STD_F^2) per pixel on x_t = (1 - t) x0 + t eps."""
+    t = t.view(-1, *[1] * (x.ndim - 1)).to(x.dtype)
+    var = (1 - t) ** 2 * STD_F**2 + t**2
+    return -MU_F + (x - (1 - t) * MU_F) * (t - (1 - t) * STD_F**2) / var
+
+
+@pytest.mark.parametrize("name", FLOW_NAMES)
+def test_a_flow_sampler_spec_shapes_and_evaluations(name):
+    spec, seen = get_sampler(name), []
+    assert spec.family == "flow" and spec.spacing == DEFAULT_SPACING[name] and not spec.stochastic
+    params = inspect.signature(spec.sample).parameters
+    assert params["num_steps"].default == spec.steps and params["spacing"].default == spec.spacing
+
+    def velocity_fn(x, t):
+        seen.append((tuple(x.shape), t.dtype, t.min().item(), t.max().item()))
+        return gaussian_velocity(x, t)
+
+    out = spec.sample(velocity_fn, (3, 2, 5, 4), FlowSchedule(), num_steps=6, rng=torch.Generator().manual_seed(0),
+                      keep_trajectory=True)
+    assert out.images.shape == (3, 2, 5, 4) and out.images.abs().max() <= 1
+    assert len(seen) == spec.evaluations(6) == (6 if name == "euler" else 11)
+    assert network_evaluations(6, 2.0, sampler=name) == 2 * spec.evaluations(6)
+    assert all(s[0] == (3, 2, 5, 4) and s[1] == torch.float32 and 0 < s[2] <= s[3] <= 1 for s in seen)
+    assert len(out.trajectory) == 6 and torch.allclose(out.timesteps, FlowSchedule().sampling_times(6)[:-1])
+    a = spec.sample(gaussian_velocity, (4, 1, 2, 2), FlowSchedule(), num_steps=4, rng=torch.Generator().manual_seed(1))
+    b = spec.sample(gaussian_velocity, (4, 1, 2, 2), FlowSchedule(), num_steps=4, rng=torch.Generator().manual_seed(1))
+    assert torch.equal(a.images, b.images)  # the seeded rng draws x_1 only
+    seen.clear()
+    start = torch.zeros(3, 2, 5, 4)
+    spec.sample(velocity_fn, start.shape, FlowSchedule(), num_steps=6, start_step=2, x_start=start)
+    assert len(seen) == spec.evaluations(4)  # image to image: the skipped times cost nothing
+
+
+@pytest.mark.parametrize("name", FLOW_NAMES)
+def test_a_flow_sampler_converges_to_the_exact_map_at_its_order(name):
+    """For Gaussian data the flow ODE keeps each sample's standardised value: x_1 ends at MU_F + STD_F x_1."""
+    spec = get_sampler(name)
+    x1 = torch.randn(2000, 1, 1, 1, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    exact = MU_F + STD_F * x1
+    errors = []
+    for steps in (20, 40):
+        out = spec.sample(gaussian_velocity, x1.shape, FlowSchedule(), num_steps=steps, x_start=x1.clone(),
+                          clamp_output=False).images
+        errors.append((out - exact).abs().max().item())
+    slope = math.log2(errors[0] / errors[1])
+    assert errors[1] < 0.1 and round(slope) == spec.order, (errors, slope)
+
+
+@pytest.mark.parametrize("name", FLOW_NAMES)
+def test_a_flow_step_keeps_its_contract(name):
+    step, f = get_sampler(name).step, FlowSchedule()
+    x, v = torch.randn(2, 1, 3, 3), torch.randn(2, 1, 3, 3)
+    last = step(f, v, x, 0.25, 0.0, velocity_fn=gaussian_velocity)
+    assert torch.allclose(last.prev, x - 0.25 * v) and torch.allclose(last.x0, last.prev)  # lands on x0_hat
+    for bad in ((0.5, 0.5), (0.5, 0.7), (0.5, -0.1)):
+        with pytest.raises(ValueError, match="earlier time"):
+            step(f, v, x, *bad, velocity_fn=gaussian_velocity)
+    with pytest.raises(ValueError, match="uniform"):
+        get_sampler(name).sample(gaussian_velocity, (1, 1, 1, 1), f, num_steps=2, spacing="trailing")
+
+
+FLOW_DIFFUSERS = {"euler": "FlowMatchEulerDiscreteScheduler", "heun": "FlowMatchHeunDiscreteScheduler"}
+
+
+@pytest.mark.parametrize("name", FLOW_NAMES)
+def test_a_whole_flow_run_matches_diffusers(name, diffusers):
+    """Eight steps from the same x_1 with the exact velocity, shift 3, against diffusers' flow-matching scheduler of
+    the same method (its timesteps are 1000 t; its Heun scheduler asks for the velocity twice per step). diffusers'
+    own default grid ends at t = 1/1000 before jumping to 0; it is given ours (uniform from 1, before the shift)."""
+    f = FlowSchedule(shift=3.0)
+    ref = getattr(diffusers, FLOW_DIFFUSERS[name])(num_train_timesteps=1000, shift=3.0)
+    if name == "euler":
+        ref.set_timesteps(sigmas=torch.linspace(1, 0, 9)[:-1].tolist())
+    else:  # its set_timesteps takes no grid: build its tables from ours as it builds them from its own
+        ref.set_timesteps(8)
+        sig = f.sampling_times(8)  # (9,) shifted, ending at 0
+        ref.timesteps = torch.cat([sig[:1], sig[1:-1].repeat_interleave(2)]) * 1000
+        ref.sigmas = torch.cat([sig[:1], sig[1:-1].repeat_interleave(2), sig[-1:]])
+    x1 = torch.randn(3, 1, 2, 2, generator=torch.Generator().manual_seed(4))
+    expected = x1.clone()
+    for t in ref.timesteps:
+        v = gaussian_velocity(expected, (t / 1000).view(1).expand(3))
+        expected = ref.step(v, t, expected).prev_sample
+    got = get_sampler(name).sample(gaussian_velocity, x1.shape, f, num_steps=8, x_start=x1.clone(),
+                                   clamp_output=False).images
+    assert torch.allclose(got, expected, atol=1e-4), (got - expected).abs().max()
