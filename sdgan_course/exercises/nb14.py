@@ -77,9 +77,9 @@ def check_x0_and_eps(velocity_to_x0_eps) -> None:
     close(x0_hat, x0, "x0_hat", hint, atol=1e-5, what="x_t - t v, the library's FlowSchedule.to_x0")
     close(eps_hat, eps, "eps_hat", hint, atol=1e-5, what="x_t + (1 - t) v, the library's FlowSchedule.to_eps")
     rebuilt = (1 - tb) * x0_hat + tb * eps_hat
-    passed(f"both estimates agree with FlowSchedule.to_x0 and to_eps, and they explain x_t: (1 - t) x0_hat + t eps_hat "
-           f"gives x_t back (largest difference {(rebuilt - xt).abs().max().item():.1g}), and eps_hat - x0_hat = v. "
-           "One velocity holds both estimates; the score is -eps_hat / t.")
+    passed(f"Both estimates agree with FlowSchedule.to_x0 and to_eps, and they explain x_t: (1 - t) x0_hat + "
+           f"t eps_hat gives x_t back (largest difference {(rebuilt - xt).abs().max().item():.1g}), and "
+           "eps_hat - x0_hat = v. One velocity holds both estimates; the score is -eps_hat / t.")
 
 
 HEUN_MIXTURE = GaussianMixture([[-1.0, 0.5], [1.5, -0.5]], [0.3, 0.4], [0.4, 0.6])  # exercise 2's toy data (2-D)
@@ -165,8 +165,9 @@ def check_heun_step(heun_step_by_hand) -> None:
                f"{counted.calls} times; the step needs {needed}.",
                "every call is a run of the network: compute each velocity once"
                + (" and skip the second one on the step to t = 0 (its result is not used)." if needed == 1 else "."))
-    passed("your step equals the library's heun_step on the toy's exact velocity: 2 evaluations per step and 1 on the "
-           "last, so S steps cost 2S - 1. Section 5's error curves show what the second evaluation buys.")
+    passed("Your step equals the library's heun_step on the toy's exact velocity: 2 evaluations per step and 1 on the "
+           "last, so S steps cost 2S - 1. The second evaluation buys a second-order error: halve the step size and the "
+           "error falls about four times, against two for Euler.")
 
 
 DDIM_ALPHA_BAR = 0.36  # exercise 3: sqrt(0.36) = 0.6 and sqrt(0.64) = 0.8, where alpha_bar and sqrt differ
@@ -198,9 +199,10 @@ def check_ddim_in_flow(t_flow, scale) -> None:
     mistake(_isclose(scale, alpha + sigma, rel), f"scale = {scale:g} is alpha + sigma; the state is *divided* by it.",
             "scale is the factor the diffusion state is multiplied by: 1 / (alpha + sigma).")
     close(scale, expected_scale, "scale", hint, rtol=rel, what="the factor that turns the state into a flow point")
-    passed(f"alpha = {alpha:g}, sigma = {sigma:g}: x / {alpha + sigma:g} is the flow's point at t = "
-           f"{expected_t:.4f} (FlowSchedule.from_diffusion agrees). One DDIM step between two such states is one Euler "
-           "step of the flow between their times: the samplers of notebook 10 and this one are the same ODE.")
+    passed(f"With alpha = {alpha:g} and sigma = {sigma:g}, x / {alpha + sigma:g} is the flow's point at t = "
+           f"{expected_t:.4f} (FlowSchedule.from_diffusion agrees). One deterministic DDIM step between two such "
+           "states is one Euler step of the flow between their times: notebook 10's DDIM and this notebook's Euler "
+           "sampler solve the same ODE.")
 
 
 def logit_normal_share(low: float = 0.25, high: float = 0.75, *, mean: float = 0.0, std: float = 1.0) -> float:
@@ -238,9 +240,9 @@ def check_logit_normal_share(share_logit_normal, share_uniform) -> None:
     mistake(abs(uniform - closed) < tol, "share_uniform equals the logit-normal's share.",
             "under the uniform density every interval's share is its length.")
     close(uniform, 0.5, "share_uniform", hint, rtol=0, atol=tol, what=f"the uniform share (within {tol})")
-    passed(f"{closed:.4f} of SD3's training times fall in the middle half of the path, against 0.5 for uniform "
-           f"times: the logit-normal spends about {closed / 0.5:.2f} times as many steps there, where the velocity "
-           "is hardest to predict, and few near t = 0 and t = 1.")
+    passed(f"A share of {closed:.4f} of SD3's training times falls in the middle half of the path, against 0.5 for "
+           f"uniform times: the logit-normal trains about {closed / 0.5:.2f} times as often there, where the velocity "
+           "is hardest to predict, and seldom near t = 0 and t = 1.")
 
 
 SD3_IMAGE_SIDE, SD3_DOWNSAMPLE, SD3_LATENT_CHANNELS, SD3_PATCH = 1024, 8, 16, 2  # Esser et al. 2024 (see exercise 5)
@@ -305,6 +307,7 @@ def check_joint_attention(image_tokens, text_tokens, attention_weights) -> None:
             f"attention_weights = {weights:,.0f} is {weights / total**2:.0f} times the map of one head.",
             "count one head of one block.")
     close(weights, total**2, "attention_weights", hint, rtol=0, atol=0, what="the weights of one head in one block")
-    passed(f"{expected_n:,} image tokens and {expected_l} text tokens: {total:,}^2 = {total**2:,} weights per head per "
-           f"block, of which the text's own share is {expected_l**2 / total**2:.2%}. The image tokens set the cost, "
-           "and they grow as the fourth power of the side: twice the resolution, about 16 times the map.")
+    passed(f"There are {expected_n:,} image tokens and {expected_l} text tokens: {total:,}^2 = {total**2:,} weights "
+           f"per head per block, of which the text's own share is {expected_l**2 / total**2:.2%}. The image tokens "
+           "set the cost, and they grow as the fourth power of the side: twice the resolution, about 16 times the "
+           "map.")
