@@ -41,7 +41,9 @@ def add_commands(*, train, sample) -> None:
     p.add_argument("--adversarial-weight", type=float, default=None, help="weight of the adversarial loss (1)")
     p.add_argument("--distill-weight", type=float, default=None, help="lambda, weight of the distillation loss (2.5)")
     p.add_argument("--guidance", type=float, default=None, help="the teacher's guidance in the target (2)")
-    p.add_argument("--disc-lr", type=float, default=None, help="the discriminator heads' learning rate (2e-4)")
+    p.add_argument("--disc-lr", type=float, default=None, help="the discriminator heads' learning rate")
+    p.add_argument("--first-share", type=float, default=None,
+                   help="how often the one-step timestep 999 is drawn (default: the profile's; ADD: uniform)")
     p.add_argument("--snapshot-every", type=int, default=0,
                    help="every N steps measure the EMA student's prompt agreement at 1 and 4 steps (200 samples)")
     p.set_defaults(func=cmd_train)
@@ -57,15 +59,17 @@ def add_commands(*, train, sample) -> None:
     p.set_defaults(func=cmd_sample)
 
 
-def distill_snapshot(dataset: str, *, agreement, n: int = 200):
-    """A hook that prints the EMA student's prompt agreement at 1 and 4 steps (``n`` prompts "a photo of a {name}",
-    balanced, fixed noise) and keeps them in ``run.history["agreement_1"]``, ``["agreement_4"]`` and
-    ``["agreement_step"]``."""
+def distill_snapshot(out: Path, dataset: str, *, agreement, n: int = 200):
+    """A hook that exports the EMA student to ``OUT/ema_stepNNNNNN.pt``, prints its prompt agreement at 1 and 4
+    steps (``n`` prompts "a photo of a {name}", balanced, fixed noise) and keeps them in
+    ``run.history["agreement_1"]``, ``["agreement_4"]`` and ``["agreement_step"]``."""
     names = CLASS_WORDS[dataset]
     labels = torch.arange(n) % len(names)
     prompts = [TEMPLATES[dataset][0].format(name=names[c]) for c in labels.tolist()]
 
     def snapshot(run, stats, name=None):
+        if name is None:
+            export_distill(run, out / f"ema_step{run.step:06d}.pt")
         student = latent_diffusion(run.teacher_state, unet=run.ema.model, device=run.device)
         scores = {}
         for steps in (1, 4):
@@ -89,7 +93,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if run is None:
         options = given(steps=args.steps, batch_size=args.batch_size, lr=args.lr, disc_lr=args.disc_lr,
                         adversarial_weight=args.adversarial_weight, distill_weight=args.distill_weight,
-                        guidance=args.guidance)
+                        guidance=args.guidance, first_share=args.first_share)
         cfg = DistillTrainConfig.preset(profile, seed=args.seed, **options)
         if args.teacher is not None:
             from ..checkpoint import load_checkpoint
@@ -113,7 +117,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     snapshot = None
     if args.snapshot_every:
         classifier = load_classifier(cfg.dataset, device=device).model
-        snapshot = distill_snapshot(cfg.dataset,
+        snapshot = distill_snapshot(args.out, cfg.dataset,
                                     agreement=lambda im, y: prompt_agreement(classifier, im, y).agreement)
     max_seconds = 60 * args.max_minutes if args.max_minutes else None
     result = train_distill(run, data, checkpoint_path=checkpoint, hook=snapshot,

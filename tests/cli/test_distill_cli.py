@@ -17,7 +17,7 @@ def trained(tmp_path_factory):
 
 def test_train_snapshots_resumes_and_exports(trained, capsys):
     assert (trained / "checkpoint.pt").exists() and (trained / "student.pt").exists()
-    assert (trained / "history.json").exists()
+    assert (trained / "history.json").exists() and (trained / "ema_step000002.pt").exists()
     argv = ["train", "distill", "--profile", "ci", "--steps", "3", "--out", str(trained), "--no-progress"]
     assert main(argv) == 0
     out = capsys.readouterr().out

@@ -15,6 +15,7 @@ from sdgan_course.train.distill import (
     export_distill,
     latent_diffusion,
     load_distill,
+    student_draw,
     train_distill,
 )
 from sdgan_course.train.ldm import LDMTrainConfig, ldm_unet_config, prepare_ldm_data, shipped_frozen_parts
@@ -131,3 +132,13 @@ def test_bad_configs_and_steps_say_why():
         DistillTrainConfig(adversarial_weight=0, distill_weight=0)
     with pytest.raises(ValueError, match="Unknown weighting"):
         replace(DistillTrainConfig(), weighting="sds")
+    with pytest.raises(ValueError, match="first_share"):
+        DistillTrainConfig(first_share=0.0)
+
+
+def test_first_share_draws_the_one_step_timestep_that_often():
+    rng = torch.Generator().manual_seed(0)
+    assert student_draw(4, 50, 1.0, rng).eq(0).all()
+    share = student_draw(4, 20_000, 0.5, rng).eq(0).float().mean().item()
+    uniform = student_draw(4, 20_000, None, rng).eq(0).float().mean().item()
+    assert abs(share - 0.5) < 0.02 and abs(uniform - 0.25) < 0.02
