@@ -102,26 +102,34 @@ def teacher_few_steps(n, steps_list, guidance, reference, classifier) -> list[di
     return rows
 
 
-def speed(student, n: int, repeats: int) -> dict:
-    """Seconds per image, batched (one batch of ``n``), best of ``repeats``: the one-step student, the four-step
-    student and the cGAN, with the machine's load average beside them."""
+def speed(student, n: int, batch: int, repeats: int) -> dict:
+    """Seconds per image for ``n`` images in batches of ``batch``, best of ``repeats``: the one-step student, the
+    four-step student and the cGAN, with the machine's load average beside them. The student's time splits into the
+    U-Net's and the autoencoder decoder's share (one batch, timed alone)."""
     _, prompts = balanced_prompts(n)
     gan = load_shipped_gan("cgan_fashion_mnist")
     labels = torch.arange(n) % 10
 
-    def best(fn):
+    def best(fn, count=n):
         times = []
         for _ in range(repeats):
             start = time.perf_counter()
             fn()
             times.append(time.perf_counter() - start)
-        return min(times) / n
+        return min(times) / count
 
-    out = dict(batch=n, repeats=repeats, load_average=[round(v, 2) for v in os.getloadavg()],
+    out = dict(n=n, batch=batch, repeats=repeats, load_average=[round(v, 2) for v in os.getloadavg()],
                threads=torch.get_num_threads())
-    out["student_1"] = best(lambda: generate_student(student, prompts, n, steps=1, batch_size=n))
-    out["student_4"] = best(lambda: generate_student(student, prompts, n, steps=4, batch_size=n))
-    out["cgan"] = best(lambda: generate(gan.generator, n, z_dim=gan.config.z_dim, labels=labels))
+    out["student_1"] = best(lambda: generate_student(student, prompts, n, steps=1, batch_size=batch))
+    out["student_4"] = best(lambda: generate_student(student, prompts, n, steps=4, batch_size=batch))
+    out["cgan"] = best(lambda: generate(gan.generator, n, z_dim=gan.config.z_dim, labels=labels, batch_size=batch))
+    z = torch.randn(batch, *student.latent_shape((28, 28)))  # (B, C, h, w)
+    context = student.encode_prompts(prompts[:batch])
+    t = torch.full((batch,), student.schedule.num_steps - 1)
+    with torch.no_grad():
+        out["student_unet"] = best(lambda: student.unet(z, t, context=context.tokens, context_mask=context.mask),
+                                   batch)
+        out["student_decoder"] = best(lambda: student.decode_latents(z), batch)
     out = {k: round(v, 7) if isinstance(v, float) else v for k, v in out.items()}
     return echo({"speed": out})["speed"]
 
@@ -135,7 +143,8 @@ def main() -> int:
     parser.add_argument("--per-pair", type=int, default=50, help="samples per held-out composition")
     parser.add_argument("--ablation", action="append", default=[], help="NAME=CHECKPOINT, scored at 1 and 4 steps")
     parser.add_argument("--ablation-note", default="", help="how the ablations were trained (stored)")
-    parser.add_argument("--speed-batch", type=int, default=1000)
+    parser.add_argument("--speed-n", type=int, default=1000, help="images per speed measurement")
+    parser.add_argument("--speed-batch", type=int, default=200, help="batch size of the speed measurement")
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
     if args.threads:
@@ -169,7 +178,7 @@ def main() -> int:
             row.update(checkpoint=path, train_step=ablated.step, config={
                 k: ablated.info["distill_config"][k] for k in ("adversarial_weight", "distill_weight")})
             result["ablations"]["rows"].append(row)
-    result["speed"] = speed(student, args.speed_batch, 3)
+    result["speed"] = speed(student, args.speed_n, args.speed_batch, 3)
     if args.out:
         args.out.write_text(json.dumps(result, indent=1))
         print(f"Wrote {args.out}.")

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import torch
 
-from ..models.ldm import LatentDiffusion, canvas_for_prompt
+from ..models.ldm import LatentDiffusion, PromptContext, canvas_for_prompt
 from ..schedules import sampling_timesteps
 
 MAX_STUDENT_STEPS = 4
@@ -56,9 +56,13 @@ def generate_student(
     timesteps = student_timesteps(steps, student.schedule.num_steps)
     shape = student.latent_shape(image_size or canvas_for_prompt(prompts[0]))
     device, schedule, images, latents = student.device, student.schedule, [], []
+    unique = sorted(set(prompts))  # each distinct prompt is encoded once
+    encoded = student.encode_prompts(unique)  # (U, L, E), (U, L)
+    index = torch.tensor([unique.index(p) for p in prompts], device=encoded.tokens.device)  # (n,)
     for start in range(0, n, batch_size):
         m = min(batch_size, n - start)
-        context = student.encode_prompts(prompts[start : start + m])
+        rows = index[start : start + m]
+        context = PromptContext(encoded.tokens[rows], encoded.mask[rows])  # (B, L, E), (B, L)
         z = torch.randn((m, *shape), generator=rng).to(device)  # (B, C, h, w): x_{T-1}, pure noise
         for i, t in enumerate(timesteps.tolist()):
             tt = torch.full((m,), t, dtype=torch.long, device=device)
