@@ -48,27 +48,29 @@ def draw(ldm, prompts, guidance, steps, *, seed=0, sampler="dpm-solver"):
     return images, (time.perf_counter() - start) / len(prompts)
 
 
-def prompt_row(ldm, n, guidance, steps, reference, classifier, *, template=None, seed=0) -> dict:
+def prompt_row(ldm, n, guidance, steps, reference, classifier, *, template=None, seed=0,
+               sampler="dpm-solver") -> dict:
     labels = torch.arange(n) % 10
     names = CLASS_WORDS[DATASET]
     prompts = [template.format(name=names[c]) if template else class_prompt(DATASET, c) for c in labels.tolist()]
-    images, seconds = draw(ldm, prompts, guidance, steps, seed=seed)
+    images, seconds = draw(ldm, prompts, guidance, steps, seed=seed, sampler=sampler)
     agree = prompt_agreement(classifier.model, images, labels)
-    nfe = network_evaluations(steps, guidance)
-    row = dict(guidance=guidance, steps=steps, nfe=nfe, n=n, template=template or "a photo of a {name}",
+    nfe = network_evaluations(steps, guidance, sampler=sampler)
+    row = dict(sampler=sampler, guidance=guidance, steps=steps, nfe=nfe, n=n,
+               template=template or "a photo of a {name}",
                seconds_per_image=round(seconds, 4), per_class_agreement=[round(a, 3) for a in agree.per_class.tolist()])
     row.update(score_row(images, labels, reference, classifier))
     print(json.dumps(row), flush=True)
     return row
 
 
-def composition_rows(ldm, per_pair, guidance, steps, classifier) -> dict:
+def composition_rows(ldm, per_pair, guidance, steps, classifier, *, sampler="dpm-solver") -> dict:
     out = {}
     seen = [(b, a) for a, b in HELD_OUT_PAIRS]  # each held-out pair's mirror image is a training pair
     for name, pairs in (("held_out", list(HELD_OUT_PAIRS)), ("training_mirrors", seen)):
         labels = torch.tensor([p for p in pairs for _ in range(per_pair)])  # (P * per_pair, 2)
         prompts = [pair_prompt(DATASET, a, b) for a, b in labels.tolist()]
-        images, seconds = draw(ldm, prompts, guidance, steps, seed=1)
+        images, seconds = draw(ldm, prompts, guidance, steps, seed=1, sampler=sampler)
         s = composition_agreement(classifier.model, images, labels)
         per_pair_both = (s.predictions == labels).all(1).float().view(len(pairs), per_pair).mean(1)
         out[name] = dict(pairs=[list(p) for p in pairs], n=len(prompts), both=round(s.both, 4),

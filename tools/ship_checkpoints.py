@@ -5,7 +5,7 @@
     python tools/ship_checkpoints.py runs/ldm_fm/checkpoint.pt ldm_fashion_mnist \
         --info command="python -m sdgan_course train ldm ..." --info minutes=62
 
-The run's kind (``gan``, ``ldm`` or ``distill``) is read from the file; ``--info key=value`` is stored in the
+The run's kind (``gan``, ``ldm``, ``flow`` or ``distill``) is read from the file; ``--info key=value`` is stored in the
 exported file.
 """
 
@@ -21,6 +21,7 @@ if __name__ == "__main__" and not __package__:  # run as `python tools/NAME.py`:
     import _as_package  # noqa: F401  (tools/_as_package.py: the repository root first on sys.path)
 from sdgan_course.assets import record_asset  # noqa: E402
 from sdgan_course.train.distill import DistillRun, export_distill  # noqa: E402
+from sdgan_course.train.flow import FlowRun  # noqa: E402
 from sdgan_course.train.gan import GANRun, export_gan  # noqa: E402
 from sdgan_course.train.ldm import LDMRun, export_ldm  # noqa: E402
 
@@ -36,8 +37,8 @@ def main() -> int:
     args = parser.parse_args()
     info = dict(item.split("=", 1) for item in args.info)
     kind = torch.load(args.run_checkpoint, map_location="cpu", weights_only=True).get("kind")
-    if kind == "ldm":
-        run = LDMRun.load(args.run_checkpoint)
+    if kind in ("ldm", "flow"):  # both latent families export with export_ldm (the file's kind is the run's)
+        run = (FlowRun if kind == "flow" else LDMRun).load(args.run_checkpoint)
         info["history"] = {k: run.history[k] for k in ("agreement", "agreement_step") if k in run.history}
         path = export_ldm(run, FOLDER / f"{args.name}.pt", **info)
     elif kind == "distill":

@@ -12,7 +12,7 @@ over *patches* of the latent, after DiT (Peebles and Xie 2023, arXiv:2212.09748)
    (their own LayerNorm modulation, QKV projection, output projection and MLP), but attend in **one** attention over
    their concatenation: each image token sees every text token and every other image token, and the text tokens
    are updated by the image in turn. The U-Net's cross-attention is one-way.
-4. **QK-normalisation**: queries and keys are RMS-normalised per head before the dot product (SD3 section 5.3.3,
+4. **QK-normalisation**: queries and keys are RMS-normalised per head before the dot product (SD3 section 5.3.2,
    after Dehghani et al. 2023, arXiv:2302.05442), which keeps attention logits from growing in mixed precision.
 5. An adaLN-modulated final LayerNorm and a zero-initialised linear layer map each image token back to a p x p
    patch of the velocity; *unpatchify* restores (B, C, h, w).
@@ -26,6 +26,7 @@ E text width, D model width, H heads.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -110,12 +111,23 @@ class JointBlock(nn.Module):
         super().__init__()
         self.text, self.image = StreamWeights(cfg), StreamWeights(cfg)
 
-    def forward(self, x: torch.Tensor, ctx: torch.Tensor, c: torch.Tensor, key_mask: torch.Tensor | None):
-        """``x`` (B, N, D) image tokens, ``ctx`` (B, L, D) text tokens, ``c`` (B, D) the conditioning vector,
-        ``key_mask`` (B, 1, 1, L + N) True where a key may be attended to (padding text tokens are not)."""
+    def joint_qkv(self, x: torch.Tensor, ctx: torch.Tensor, c: torch.Tensor):
+        """Each stream's modulations (2 x 6 x (B, D)) and the joint q, k, v (B, H, L + N, D/H): text first."""
         mods = [s.modulation(F.silu(c)).chunk(6, dim=1) for s in (self.text, self.image)]  # 2 x 6 x (B, D)
         heads = [s.qkv_heads(h, m[0], m[1]) for s, h, m in ((self.text, ctx, mods[0]), (self.image, x, mods[1]))]
         q, k, v = (torch.cat([heads[0][i], heads[1][i]], dim=2) for i in range(3))  # (B, H, L + N, D/H)
+        return mods, q, k, v
+
+    def attention_weights(self, x, ctx, c, key_mask) -> torch.Tensor:
+        """softmax(q k^T / sqrt(d)) over the allowed keys: (B, H, L + N, L + N)."""
+        _, q, k, _ = self.joint_qkv(x, ctx, c)
+        scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+        return scores.masked_fill(~key_mask, float("-inf")).softmax(-1)
+
+    def forward(self, x: torch.Tensor, ctx: torch.Tensor, c: torch.Tensor, key_mask: torch.Tensor | None):
+        """``x`` (B, N, D) image tokens, ``ctx`` (B, L, D) text tokens, ``c`` (B, D) the conditioning vector,
+        ``key_mask`` (B, 1, 1, L + N) True where a key may be attended to (padding text tokens are not)."""
+        mods, q, k, v = self.joint_qkv(x, ctx, c)
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask)  # (B, H, L + N, D/H)
         out = out.transpose(1, 2).flatten(2)  # (B, L + N, D)
         length = ctx.shape[1]
@@ -149,8 +161,10 @@ class MMDiT(nn.Module):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, *, context: torch.Tensor | None = None,
-                context_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def embed(self, x: torch.Tensor, t: torch.Tensor, context: torch.Tensor | None,
+              context_mask: torch.Tensor | None):
+        """What the blocks take: image tokens (B, N, D), text tokens (B, L, D), the conditioning vector c (B, D)
+        and the key mask (B, 1, 1, L + N)."""
         cfg, p = self.config, self.config.patch_size
         if x.ndim != 4 or x.shape[1] != cfg.in_channels:
             raise ValueError(f"The MMDiT expects (B, {cfg.in_channels}, h, w) latents, got {tuple(x.shape)}.")
@@ -168,15 +182,31 @@ class MMDiT(nn.Module):
         keep = context_mask.to(x.device)[..., None].to(context.dtype)  # (B, L, 1)
         pooled = (context * keep).sum(1) / keep.sum(1).clamp(min=1)  # (B, E): SD3 adds a pooled text vector to c
         c = self.time_embed(TIME_SCALE * t) + self.pooled_embed(pooled)  # (B, D)
-        ctx = self.context_in(context)  # (B, L, D)
         key_mask = torch.cat([context_mask.to(x.device).bool(),
                               torch.ones(b, tokens.shape[1], dtype=torch.bool, device=x.device)], 1)[:, None, None]
+        return tokens, self.context_in(context), c, key_mask
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, *, context: torch.Tensor | None = None,
+                context_mask: torch.Tensor | None = None) -> torch.Tensor:
+        cfg, p = self.config, self.config.patch_size
+        b, _, h, w = x.shape
+        tokens, ctx, c, key_mask = self.embed(x, t, context, context_mask)
         for block in self.blocks:
             tokens, ctx = block(tokens, ctx, c, key_mask)
         shift, scale = self.modulation_out(F.silu(c)).chunk(2, dim=1)  # (B, D) each
         out = self.out(modulate(self.norm_out(tokens), shift, scale))  # (B, N, p p C)
         out = out.view(b, h // p, w // p, p, p, cfg.in_channels).permute(0, 5, 1, 3, 2, 4)  # (B, C, h/p, p, w/p, p)
         return out.reshape(b, cfg.in_channels, h, w)  # (B, C, h, w)
+
+    @torch.no_grad()
+    def attention_weights(self, x: torch.Tensor, t: torch.Tensor, *, context: torch.Tensor,
+                          context_mask: torch.Tensor | None = None, block: int = 0) -> torch.Tensor:
+        """The joint attention's weights in ``block`` (B, H, L + N, L + N): rows are queries, columns keys, the
+        first L of each the text tokens, then the image tokens (row-major patches). For pictures and checks."""
+        tokens, ctx, c, key_mask = self.embed(x, t, context, context_mask)
+        for earlier in self.blocks[:block]:
+            tokens, ctx = earlier(tokens, ctx, c, key_mask)
+        return self.blocks[block].attention_weights(tokens, ctx, c, key_mask)
 
 
 __all__ = ["MMDiT", "MMDiTConfig", "JointBlock", "StreamWeights", "TIME_SCALE", "modulate", "position_embedding_2d"]

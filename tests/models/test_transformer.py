@@ -96,3 +96,19 @@ def test_bad_configs_and_inputs_say_what_is_wrong():
         model(torch.randn(1, 3, 7, 7), torch.rand(1), context=torch.randn(1, 2, 12))
     with pytest.raises(ValueError, match="pass context"):
         model(torch.randn(1, 4, 7, 7), torch.rand(1))
+
+
+def test_the_attention_weights_are_those_the_block_uses():
+    """attention_weights gives softmax(q k^T / sqrt(d)) with padding masked; multiplied by v it is the attention that
+    scaled_dot_product_attention computes inside the block."""
+    model = nudge(MMDiT(CFG)).eval()
+    x, t, ctx, mask = inputs()
+    weights = model.attention_weights(x, t, context=ctx, context_mask=mask, block=1)
+    assert weights.shape == (3, 2, 5 + 49, 5 + 49)
+    assert torch.allclose(weights.sum(-1), torch.ones(3, 2, 54), atol=1e-5)
+    assert weights[..., 3:5].abs().max() == 0  # the padding keys get no weight
+    tokens, text, c, key_mask = model.embed(x, t, ctx, mask)
+    tokens, text = model.blocks[0](tokens, text, c, key_mask)
+    _, q, k, v = model.blocks[1].joint_qkv(tokens, text, c)
+    sdpa = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=key_mask)
+    assert torch.allclose(weights @ v, sdpa, atol=1e-5)
