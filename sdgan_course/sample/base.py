@@ -115,6 +115,27 @@ def initial_noise(shape, *, rng: torch.Generator | None, device) -> torch.Tensor
     """:math:`x_T \\sim \\mathcal{N}(0, I)`, drawn on the CPU with ``rng`` and moved to ``device``."""
     return torch.randn(shape, generator=rng).to(device)
 
+def data_prediction(
+    xt: torch.Tensor, eps: torch.Tensor, alpha_bar_t: torch.Tensor, x0: torch.Tensor | None = None, *, clip_x0: bool
+) -> torch.Tensor:
+    """A step's estimate of x_0: the model's own ``x0`` where the prediction function gives one (a v-prediction
+    model's), else eq. 15's from ``eps`` (:func:`predict_x0`); clamped to the data range [-1, 1] when ``clip_x0`` (as
+    Ho et al.'s code and diffusers do)."""
+    x0 = predict_x0(xt, eps, alpha_bar_t) if x0 is None else x0
+    return x0.clamp(-1, 1) if clip_x0 else x0
+
+
+def step_noise(xt: torch.Tensor, rng: torch.Generator | None, noise: torch.Tensor | None = None) -> torch.Tensor:
+    """The fresh noise of a stochastic step: ``noise`` if given, else N(0, I) shaped like ``xt``, drawn on the CPU
+    with ``rng`` (so a seed gives the same images on any device) and moved to ``xt``'s device."""
+    return torch.randn(xt.shape, generator=rng, dtype=xt.dtype).to(xt.device) if noise is None else noise
+
+
+def check_earlier(t: int, t_prev: int, who: str) -> None:
+    """A step goes from ``t`` to an earlier ``t_prev`` (``-1`` = the clean image); ``who`` names the sampler."""
+    if not -1 <= t_prev < t:
+        raise ValueError(f"A {who} step goes to an earlier timestep: got t = {t}, t_prev = {t_prev}.")
+
 
 def run_sampler(
     eps_fn: EpsFn,
@@ -249,8 +270,10 @@ __all__ = [
     "StepFn",
     "StepOutput",
     "alpha_bar_at",
+    "check_earlier",
     "check_sampler",
     "check_steps",
+    "data_prediction",
     "estimate",
     "get_sampler",
     "initial_noise",
@@ -259,4 +282,5 @@ __all__ = [
     "register_sampler",
     "run_sampler",
     "sampler_names",
+    "step_noise",
 ]

@@ -41,10 +41,13 @@ from .base import (
     SampleResult,
     StepOutput,
     alpha_bar_at,
+    check_earlier,
     check_steps,
+    data_prediction,
     predict_x0,
     register_sampler,
     run_sampler,
+    step_noise,
 )
 
 
@@ -71,22 +74,17 @@ def ddim_step(
     """One DDIM step from ``t`` to ``t_prev`` (``-1`` = the clean image); see the module docstring (``clip_x0`` and
     ``eps_from_clipped_x0``: its paragraph on clipping). ``x0``: the model's own estimate of x_0 (a v-prediction
     model's), used instead of the one derived from ``eps``."""
-    if not -1 <= t_prev < t:
-        raise ValueError(f"A DDIM step goes to an earlier timestep: got t = {t}, t_prev = {t_prev}.")
+    check_earlier(t, t_prev, "DDIM")
     if eta < 0:
         raise ValueError(f"eta must be >= 0 (0 = deterministic DDIM, 1 = DDPM's variance), got {eta}.")
     ab_t, ab_prev = alpha_bar_at(schedule, t, xt), alpha_bar_at(schedule, t_prev, xt)
-    x0 = predict_x0(xt, eps, ab_t) if x0 is None else x0
-    if clip_x0:
-        x0 = x0.clamp(-1, 1)
-        if eps_from_clipped_x0:
-            eps = (xt - ab_t.sqrt() * x0) / (1 - ab_t).sqrt()  # the noise that the clamped x0 implies
+    x0 = data_prediction(xt, eps, ab_t, x0, clip_x0=clip_x0)
+    if clip_x0 and eps_from_clipped_x0:
+        eps = (xt - ab_t.sqrt() * x0) / (1 - ab_t).sqrt()  # the noise that the clamped x0 implies
     sigma = ddim_sigma(schedule, t, t_prev, eta, xt)
     prev = ab_prev.sqrt() * x0 + (1 - ab_prev - sigma**2).clamp(min=0).sqrt() * eps  # eq. 12, without the noise
     if eta > 0 and t_prev >= 0:
-        if noise is None:
-            noise = torch.randn(xt.shape, generator=rng, dtype=xt.dtype).to(xt.device)
-        prev = prev + sigma * noise
+        prev = prev + sigma * step_noise(xt, rng, noise)
     return StepOutput(prev, x0)
 
 

@@ -37,11 +37,14 @@ from .base import (
     StepFn,
     StepOutput,
     alpha_bar_at,
+    check_earlier,
+    data_prediction,
     estimate,
     initial_noise,
     predict_x0,
     register_sampler,
     run_sampler,
+    step_noise,
 )
 
 VARIANCES = ("small", "large")
@@ -68,20 +71,15 @@ def ddpm_step(
     """
     if variance not in VARIANCES:
         raise ValueError(f"Unknown DDPM variance {variance!r}: use 'small' (beta tilde) or 'large' (beta).")
-    if not -1 <= t_prev < t:
-        raise ValueError(f"A DDPM step goes to an earlier timestep: got t = {t}, t_prev = {t_prev}.")
+    check_earlier(t, t_prev, "DDPM")
     ab_t, ab_prev = alpha_bar_at(schedule, t, xt), alpha_bar_at(schedule, t_prev, xt)
     beta = 1 - ab_t / ab_prev  # beta' of the (respaced) step
-    x0 = predict_x0(xt, eps, ab_t) if x0 is None else x0
-    if clip_x0:
-        x0 = x0.clamp(-1, 1)
+    x0 = data_prediction(xt, eps, ab_t, x0, clip_x0=clip_x0)
     mean = (ab_prev.sqrt() * beta / (1 - ab_t)) * x0 + ((1 - beta).sqrt() * (1 - ab_prev) / (1 - ab_t)) * xt
     if t_prev < 0:
         return StepOutput(mean, x0)
     var = (1 - ab_prev) / (1 - ab_t) * beta if variance == "small" else beta
-    if noise is None:
-        noise = torch.randn(xt.shape, generator=rng, dtype=xt.dtype).to(xt.device)
-    return StepOutput(mean + var.clamp(min=1e-20).sqrt() * noise, x0)
+    return StepOutput(mean + var.clamp(min=1e-20).sqrt() * step_noise(xt, rng, noise), x0)
 
 
 @torch.no_grad()

@@ -35,6 +35,8 @@ from .base import (
     SampleResult,
     StepOutput,
     alpha_bar_at,
+    check_earlier,
+    data_prediction,
     register_sampler,
     run_sampler,
 )
@@ -66,16 +68,12 @@ def dpm_solver_2m_step(
     of x_0 (a v-prediction model's, also where alpha_t = 0), used instead of the one derived from ``eps``. The
     returned ``x0`` is this step's data prediction: the next step's ``last_x0``.
     """
-    if not -1 <= t_prev < t:
-        raise ValueError(f"A DPM-Solver++ step goes to an earlier timestep: got t = {t}, t_prev = {t_prev}.")
+    check_earlier(t, t_prev, "DPM-Solver++")
     if (last_t is None) != (last_x0 is None):
         raise ValueError("Give both last_t and last_x0 (the previous step's), or neither (the first step).")
     ab_t = alpha_bar_at(schedule, t, xt)
-    alpha_t, sigma_t = ab_t.sqrt(), (1 - ab_t).sqrt()
-    if x0 is None:
-        x0 = (xt - sigma_t * eps) / alpha_t  # data prediction
-    if clip_x0:
-        x0 = x0.clamp(-1, 1)
+    sigma_t = (1 - ab_t).sqrt()
+    x0 = data_prediction(xt, eps, ab_t, x0, clip_x0=clip_x0)  # the data prediction
     if t_prev < 0:  # the last step lands on sigma = 0: the prediction itself
         return StepOutput(x0, x0)
     ab_next = alpha_bar_at(schedule, t_prev, xt)
