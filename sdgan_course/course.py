@@ -40,8 +40,10 @@ NOTEBOOKS = (
     Notebook("09_diffusion_from_scratch", "Diffusion from scratch (DDPM)", "forward process, schedules, noise prediction, U-Net, sampling", 21, 27),
     Notebook("10_faster_and_steerable_sampling", "Faster and steerable sampling", "DDIM, DPM-Solver++, quality vs cost, classifier-free guidance", 8, 2),
     Notebook("11_stable_diffusion_in_miniature", "Stable Diffusion in miniature", "latent diffusion with text: CLIP tokens, cross-attention, prompts, SDEdit, prompt following measured", 5, 2),
-    Notebook("12_gans_vs_diffusion", "GANs vs diffusion", "same data, same evaluation: quality, diversity, speed, compute; the trilemma; DALL-E, CLIP, NeRF", 4, 1),
+    Notebook("12_gans_vs_diffusion", "GANs vs diffusion", "same data, same evaluation: quality, diversity, speed, compute; the trilemma; DALL-E, CLIP, NeRF", 2, 1),
     Notebook("13_speed_and_scale", "Speed and scale", "what limits training speed, measured; fused Adam, channels_last, autocast, compile; DDP with torchrun", 1, 2),
+    Notebook("14_flow_matching_and_transformers", "Flow matching and a transformer denoiser", "the score and the probability-flow ODE, flow matching, Euler and Heun, the MMDiT: Stable Diffusion 3 in miniature", 1, 1),
+    Notebook("15_adversarial_distillation", "The GAN returns: adversarial distillation", "why few steps fail, ADD's losses, a one-step student of the text-to-image model, ablations, the closing comparison", 1, 1),
 )
 
 # The rest of the arc (notebooks 08-12, planned), shown in the README's course map until each notebook lands.
