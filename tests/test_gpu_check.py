@@ -9,6 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from sdgan_course.course import NOTEBOOKS
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "tools" / "gpu_check.py"
 
@@ -24,10 +26,11 @@ def test_the_dry_run_passes_every_part_and_prints_the_summary():
     summary = proc.stdout[proc.stdout.index("gpu_check summary on cpu"):]
     rows = [line for line in summary.splitlines() if line.startswith(("train", "bench", "notebook"))]
     for part in ("train gan", "train ddpm", "train ldm", "train vae", "train clip", "bench gan", "bench ddpm",
-                 "bench ldm", *(f"notebook {n:02d}" for n in range(14))):
+                 "bench ldm", *(f"notebook {nb.stem[:2]}" for nb in NOTEBOOKS)):
         assert any(r.startswith(part + " ") and " ok " in r for r in rows), (part, summary)
     assert "T4 est. img/s" in summary and "@256" in summary  # the stored T4 estimate beside what was measured
-    assert summary.rstrip().endswith("gpu_check: 22 parts, 0 failed, 0 skipped (time budget)")
+    parts = 8 + len(NOTEBOOKS)  # five trainings, three benches, every notebook's first cells
+    assert summary.rstrip().endswith(f"gpu_check: {parts} parts, 0 failed, 0 skipped (time budget)")
 
 
 @pytest.mark.parametrize("failure", ["nan", "exception"])
@@ -66,7 +69,7 @@ def test_the_notebook_cells_run_where_jupyter_is_missing():
     proc = subprocess.run([sys.executable, "-c", BLOCKED_FRONT_END, str(SCRIPT)], capture_output=True, text=True,
                           timeout=300, cwd=ROOT, env=env)
     rows = [json.loads(line[len("NOTEBOOK "):]) for line in proc.stdout.splitlines() if line.startswith("NOTEBOOK ")]
-    assert len(rows) == 14, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert len(rows) == len(NOTEBOOKS), proc.stdout[-2000:] + proc.stderr[-2000:]
     for row in rows:
         assert row["error"] == "" and row["device"] == "cpu", row
         assert row["stubbed"] == ["ipywidgets", "IPython", "IPython.display"]

@@ -262,6 +262,10 @@ INVENTORY = [
     ("13", "gan", 32, 22, "t4", "SIZE gpu batches [32, 128, 512, 2048] x (steps 20 + count + warm-up)"),
     ("13", "gan", 128, 22, "t4", ""), ("13", "gan", 512, 22, "t4", ""), ("13", "gan", 2048, 22, "t4", ""),
     ("13", "ddpm", 256, 3 * 22, "t4", "unet_batch 256: plain, channels_last, compiled (compile time not estimated)"),
+    ("14", "toy", 0, 0, "cpu", "not estimated yet: the MMDiT is not in TRAIN_STEPS; the toy flows run on the CPU "
+                               "(the course map's gpu column repeats the cpu render's minutes)"),
+    ("15", "toy", 0, 0, "cpu", "not estimated yet: the ADD step is not in TRAIN_STEPS (the course map's gpu column "
+                               "repeats the cpu render's minutes)"),
 ]
 
 
