@@ -37,6 +37,13 @@ from sdgan_course.train.ldm import load_ldm  # noqa: E402
 from tools.evaluate_ldm import DATASET, composition_rows, prompt_row  # noqa: E402
 
 
+def training_record(model) -> dict:
+    """How a shipped latent model was trained, from what its file stores: steps, seconds, hardware, command."""
+    info = model.info
+    return {"step": model.step, "seconds": float(info["seconds"]) if "seconds" in info else None,
+            "hardware": info.get("hardware"), "command": info.get("command")}
+
+
 def heun_steps(nfe: int) -> int:
     """Heun steps whose 2S - 1 evaluations come closest to ``nfe`` from below (at least one step)."""
     return max(1, (nfe + 1) // 2)
@@ -64,9 +71,8 @@ def main() -> int:
     unet_guidance = baseline_eval["headline"]["guidance"]
 
     result = {"machine": describe_machine(), "model": str(args.checkpoint), "model_step": flow.step,
-              "training": {k: flow.info.get(k) for k in ("seconds", "wall_minutes", "command") if k in flow.info},
-              "command": " ".join(sys.argv), "baseline": str(args.baseline),
-              "baseline_headline": baseline_eval["headline"], "baseline_training_minutes": 69}
+              "training": training_record(flow), "command": " ".join(sys.argv), "baseline": str(args.baseline),
+              "baseline_headline": baseline_eval["headline"], "baseline_training": training_record(unet)}
     result["floor"] = real_floor(args.n, reference, classifier)
     result["floor_grid"] = real_floor(args.grid_n, reference, classifier)
     print(json.dumps(result["floor"]), flush=True)

@@ -188,9 +188,9 @@ class MMDiT(nn.Module):
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, *, context: torch.Tensor | None = None,
                 context_mask: torch.Tensor | None = None) -> torch.Tensor:
+        tokens, ctx, c, key_mask = self.embed(x, t, context, context_mask)  # checks x first
         cfg, p = self.config, self.config.patch_size
         b, _, h, w = x.shape
-        tokens, ctx, c, key_mask = self.embed(x, t, context, context_mask)
         for block in self.blocks:
             tokens, ctx = block(tokens, ctx, c, key_mask)
         shift, scale = self.modulation_out(F.silu(c)).chunk(2, dim=1)  # (B, D) each

@@ -23,16 +23,11 @@ from ..config import profile_sizes
 from ..models.ldm import LatentDiffusion
 from ..models.transformer import MMDiT, MMDiTConfig
 from ..schedules import FlowSchedule
-from .ldm import LDMRun, LDMTrainConfig, load_ldm
+from .ldm import LDM_TRAIN_PRESETS, LDMRun, LDMTrainConfig, load_ldm
 
 CHECKPOINT_KIND = "flow"
 
-FLOW_TRAIN_PRESETS = {
-    "ci": dict(steps=9, batch_size=16, pair_batch_size=8, num_pairs=200, train_limit=1_000,
-               checkpoint_every=6, log_every=3, warmup_steps=3),
-    "cpu": dict(steps=6_000),
-    "gpu": dict(steps=40_000, batch_size=256, pair_batch_size=128, num_pairs=60_000, checkpoint_every=2_000),
-}
+FLOW_TRAIN_PRESETS = LDM_TRAIN_PRESETS  # the same steps and batches per profile as the latent U-Net
 
 MMDIT_PRESETS = {
     "ci": dict(width=32, depth=2, num_heads=2),
@@ -47,7 +42,6 @@ class FlowTrainConfig(LDMTrainConfig):
     dropout, optimiser, EMA), with the flow-matching target and its time distribution (``schedule`` and
     ``num_train_steps`` are not used: the time is continuous)."""
 
-    presets: ClassVar[dict] = FLOW_TRAIN_PRESETS
     predictions: ClassVar[tuple[str, ...]] = ("flow",)
     prediction: str = "flow"
     schedule: str = "rectified_flow"
