@@ -263,3 +263,13 @@ def test_shipped_clip_is_intact_and_good():
     assert enc.tokens.shape == (2, 16, 64) and enc.mask[1].sum() == 2
     test = load_images("fashion_mnist", "test", limit=1_000)
     assert zero_shot_accuracy(model, test.images, test.labels).accuracy > 0.85  # 0.897 on all 10,000
+
+
+def test_meaning_ids_separate_attributes_from_classes_and_pairs():
+    from sdgan_course.train.clip import pair_group_ids, single_group_ids
+
+    labels, attributes = torch.tensor([4, 4, 4, 3]), torch.tensor([0, 1, 2, 0])
+    ids = single_group_ids(labels, attributes, 10)
+    assert ids.tolist() == [4, 110 + 4, 120 + 4, 3]  # "a coat", "a dark coat", "a light coat", "a dress"
+    pairs = pair_group_ids(torch.tensor([[9, 9]]), 10)
+    assert pairs.item() < 110  # the last pair id comes before the first attribute id

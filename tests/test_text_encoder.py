@@ -1,15 +1,18 @@
-"""Tokenizer and text encoder: round trips, padding and mask, limits, unknown words, causality, the U-Net's context."""
+"""The word tokenizer of older checkpoints and the text encoder: round trips, padding and mask, limits, unknown words,
+causality, the U-Net's context. (The BPE tokenizer: tests/test_tokenizer.py.)"""
 
 import pytest
 import torch
 
-from sdgan_course.models.text_encoder import CLIPConfig, MiniCLIP, Tokenizer, UnknownWordError
+from sdgan_course.data.captions import vocabulary
+from sdgan_course.models.text_encoder import CLIPConfig, MiniCLIP, Tokenizer, UnknownWordError, make_tokenizer
+from sdgan_course.models.tokenizer import BPETokenizer
 from sdgan_course.nn.attention import SpatialAttention
 
 
 @pytest.fixture(scope="module")
 def tok():
-    return Tokenizer.course(max_length=16)
+    return Tokenizer(vocabulary(), max_length=16)
 
 
 def test_round_trip_padding_and_mask(tok):
@@ -42,23 +45,34 @@ def test_max_length(tok):
         Tokenizer(["a"], max_length=1)
 
 
-def test_unknown_words(tok):
-    with pytest.raises(UnknownWordError, match="Did you mean 'sneaker'"):
-        tok.encode("a photo of a sneeker")
+def test_unknown_words_warn_and_read_as_unk(tok):
+    with pytest.warns(UserWarning, match="Did you mean 'sneaker'"):
+        ids, _ = tok.encode("a photo of a sneeker")
+    assert ids[0, 5] == tok.unk_id
     with pytest.raises(UnknownWordError, match="Known words: a, an"):
-        tok.encode("a zebra")
-    ids, _ = tok.encode("a zebra", on_unknown="unk")
+        tok.encode("a zebra", on_unknown="error")
+    with pytest.warns(UserWarning, match="carries no meaning"):
+        ids, _ = tok.encode("a zebra")
     assert ids[0, 2] == tok.unk_id and tok.decode(ids) == ["a <unk>"]
+
+
+def test_config_picks_the_tokenizer_old_checkpoints_keep_theirs():
+    assert isinstance(make_tokenizer(CLIPConfig()), BPETokenizer)  # new configs: the shipped BPE
+    old = {"vocab": list(vocabulary()), "max_length": 16, "width": 32, "heads": 2}  # a config stored before BPE
+    config = CLIPConfig.from_dict(old)
+    assert config.tokenizer is None and isinstance(make_tokenizer(config), Tokenizer)
+    with pytest.raises(ValueError, match="either a word list"):
+        CLIPConfig(vocab=("a",), tokenizer=CLIPConfig().tokenizer)
 
 
 def test_encoder_shapes_mask_and_pooling():
     torch.manual_seed(0)
     model = MiniCLIP(CLIPConfig.preset("ci"))
     enc = model.encode_text(["a photo of a bag", ""])
-    e, d = model.config.width, model.config.embed_dim
-    assert enc.tokens.shape == (2, 16, e) and enc.mask.shape == (2, 16) and enc.pooled.shape == (2, d)
+    e, d, length = model.config.width, model.config.embed_dim, model.config.max_length
+    assert enc.tokens.shape == (2, length, e) and enc.mask.shape == (2, length) and enc.pooled.shape == (2, d)
     assert torch.isfinite(enc.tokens).all() and enc.mask[1].sum() == 2
-    # pooled = projection of the final-layer <end> token (position 6 for a 5-word prompt)
+    # pooled = projection of the final-layer <end> token (position 6 for a 5-word prompt, one token per word)
     assert torch.allclose(enc.pooled[0], model.text.proj(enc.tokens[0, 6]), atol=1e-6)
     assert model.text.context_dim == e
 

@@ -75,7 +75,8 @@ def add_family_commands(family: LatentFamily, *, train, sample) -> None:
 
     p = sample.add_parser(family.name, help=f"write N images (uint8) for a text prompt from a {family.network}")
     p.add_argument("--checkpoint", type=Path, required=True, help=f"e.g. {family.example}")
-    p.add_argument("--prompt", required=True, help='e.g. "a photo of a sneaker" or "a bag to the left of a coat"')
+    p.add_argument("--prompt", required=True, help='e.g. "a photo of a sneaker", "trousers", "a dark coat" or "a bag '
+                   'to the left of a coat" (any text tokenizes; "" is the unconditional model)')
     p.add_argument("--negative-prompt", default="", help="what to steer away from (default: the empty prompt)")
     p.add_argument("--n", type=int, default=16)
     p.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance scale (1 = none)")
@@ -154,6 +155,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if args.n < 1:
         raise ValueError(f"--n must be at least 1, got {args.n}.")
     ldm = args.family.load(args.checkpoint, device=get_device())
+    if not args.prompt.strip():
+        print("The prompt is empty: this samples the unconditional model (the branch guidance steers away from), so "
+              "any class may come out. Describe what you want, e.g. --prompt \"a photo of a sneaker\".")
     init = _read_init_image(args.init_image) if args.init_image else None
     rng = seed_everything(args.seed)
     start = time.perf_counter()

@@ -29,7 +29,8 @@ import torch
 from ..checkpoint import CheckpointError
 from ..data.captions import PAIR_SHAPE
 from ..schedules import NoiseSchedule
-from .text_encoder import CLIPConfig, TextEncoder, Tokenizer
+from .text_encoder import CLIPConfig, TextEncoder, Tokenizer, make_tokenizer
+from .tokenizer import BPETokenizer
 from .unet import UNet
 from .vae import AutoencoderConfig, KLAutoencoder
 
@@ -60,7 +61,7 @@ class LatentDiffusion:
         self,
         unet: UNet,
         text_encoder: TextEncoder,
-        tokenizer: Tokenizer,
+        tokenizer: BPETokenizer | Tokenizer,
         autoencoder: KLAutoencoder,
         schedule: NoiseSchedule,
         *,
@@ -111,8 +112,9 @@ class LatentDiffusion:
 
     @torch.no_grad()
     def encode_prompts(self, prompts: str | Sequence[str]) -> PromptContext:
-        """Prompts -> the U-Net's context. An unknown word raises :class:`~.text_encoder.UnknownWordError`, which
-        names the nearest known words; ``""`` is the empty prompt (guidance's unconditional branch)."""
+        """Prompts -> the U-Net's context. Any text tokenizes (byte-level BPE; an older checkpoint's word tokenizer
+        reads an unknown word as ``<unk>``, with a warning); ``""`` is the empty prompt: the unconditional model,
+        guidance's second branch."""
         ids, mask = self.tokenizer.encode([prompts] if isinstance(prompts, str) else list(prompts))
         out = self.text_encoder(ids.to(self.device), mask.to(self.device))
         return PromptContext(out.tokens, out.mask)  # (B, L, E), (B, L)
@@ -131,9 +133,10 @@ class LatentDiffusion:
         return self.autoencoder.decode_scaled(latents.to(self.device)).clamp(-1, 1)
 
 
-def frozen_parts(clip_state: dict, autoencoder_state: dict, device) -> tuple[TextEncoder, Tokenizer, KLAutoencoder]:
+def frozen_parts(clip_state: dict, autoencoder_state: dict,
+                 device) -> tuple[TextEncoder, BPETokenizer | Tokenizer, KLAutoencoder]:
     """Rebuild the frozen text encoder, tokenizer and autoencoder from their stored ``{"config", "weights"}``."""
-    clip_config = CLIPConfig(**clip_state["config"])
+    clip_config = CLIPConfig.from_dict(clip_state["config"])
     text = TextEncoder(clip_config)
     ae = KLAutoencoder(config=AutoencoderConfig(**autoencoder_state["config"]))
     for module, state, what in ((text, clip_state, "text encoder"), (ae, autoencoder_state, "autoencoder")):
@@ -142,7 +145,7 @@ def frozen_parts(clip_state: dict, autoencoder_state: dict, device) -> tuple[Tex
         except RuntimeError as err:
             raise CheckpointError(f"The stored {what} does not match its config: {err}") from err
         module.to(device).eval().requires_grad_(False)
-    return text, Tokenizer(clip_config.vocab, max_length=clip_config.max_length), ae
+    return text, make_tokenizer(clip_config), ae
 
 
 __all__ = ["PAIR_WORDS", "SINGLE_SHAPE", "LatentDiffusion", "PromptContext", "canvas_for_prompt", "frozen_parts"]

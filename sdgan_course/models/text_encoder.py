@@ -1,4 +1,4 @@
-r"""A miniature CLIP: a word-level tokenizer, a transformer text encoder and a small conv image encoder.
+r"""A miniature CLIP: a tokenizer, a transformer text encoder and a small conv image encoder.
 
 **What CLIP does** (Radford et al. 2021, arXiv:2103.00020, section 2.4): the text encoder is a Transformer (Vaswani
 et al. 2017) with GPT-2's modifications (pre-norm layers, Radford et al. 2019), 63M parameters, 12 layers of width 512
@@ -9,9 +9,9 @@ tokens and capped at 76 tokens (77 positions with padding, the ``77`` of Stable 
 encoder's embedding is projected into the same space, and training pulls matching pairs together
 (:mod:`sdgan_course.losses.clip`).
 
-**This miniature** keeps every one of those choices at a course's size: a closed word-level vocabulary (every word
-of the course's captions, :func:`sdgan_course.data.captions.vocabulary`) instead of byte-pair encoding, ``<start>``
-and ``<end>`` tokens, a fixed length (16) with padding and a mask, learned token + position embeddings, a few pre-norm
+**This miniature** keeps every one of those choices at a course's size: a byte-level byte-pair encoding trained on
+the course's captions (:mod:`sdgan_course.models.tokenizer`: any string tokenizes), ``<start>`` and ``<end>``
+tokens, a fixed length (24) with padding and a mask, learned token + position embeddings, a few pre-norm
 causal transformer layers, a final layer norm, and the ``<end>`` token's projected activation as the pooled
 embedding. The image encoder is a small convolutional network (CLIP's were ResNets and ViTs).
 
@@ -22,9 +22,10 @@ returns that sequence ``tokens`` (B, L, E) with its ``mask`` (B, L) (True = a re
 the end token and attends to all 77 positions without a mask; masking the padding is the cleaner choice here.) The
 empty prompt ``""`` encodes as ``<start> <end>``: classifier-free guidance's null condition.
 
-**Unknown words** are an error (:class:`UnknownWordError`) that names the nearest known words: in a closed
-vocabulary a typo ("sneeker") silently turned into ``<unk>`` would give a wrong image with no explanation.
-``on_unknown="unk"`` maps them to ``<unk>`` instead, for text you do not control.
+**Older checkpoints** (before the BPE tokenizer) store a closed word vocabulary (``CLIPConfig.vocab``, the 34 words
+of the first captions) and use :class:`Tokenizer`: a word outside it becomes ``<unk>`` with a warning that names the
+nearest known words (``on_unknown="error"`` raises :class:`UnknownWordError` instead). :func:`make_tokenizer` picks
+the right one from a config.
 
 Shape legend: B batch, L max_length (token positions), V vocabulary size, E text width, D joint embedding width,
 C channels, H x W pixels.
@@ -34,8 +35,9 @@ from __future__ import annotations
 
 import difflib
 import math
+import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
 import torch
@@ -43,7 +45,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import profile_sizes
-from ..data.captions import split_words, vocabulary
+from ..data.captions import split_words
+from .tokenizer import BPETokenizer, shipped_bpe_json
 
 PAD, START, END, UNK = "<pad>", "<start>", "<end>", "<unk>"
 SPECIAL_TOKENS = (PAD, START, END, UNK)  # ids 0..3; <pad> is 0
@@ -59,9 +62,9 @@ class Tokens(NamedTuple):
 
 
 class Tokenizer:
-    """Word-level tokenizer over a closed vocabulary, with ``<start>``/``<end>`` brackets and padding to
-    ``max_length`` (CLIP: 77 positions). Lower-cases; punctuation other than ``-`` and ``/`` inside a word is
-    ignored, so ``"A photo of a bag."`` and ``"a photo of a bag"`` are the same tokens."""
+    """Word-level tokenizer over a closed vocabulary (older checkpoints), with ``<start>``/``<end>`` brackets and
+    padding to ``max_length`` (CLIP: 77 positions). Lower-cases; punctuation other than ``-`` and ``/`` inside a word
+    is ignored, so ``"A photo of a bag."`` and ``"a photo of a bag"`` are the same tokens."""
 
     def __init__(self, words: Sequence[str], *, max_length: int = 16):
         words = [w for w in dict.fromkeys(words) if w not in SPECIAL_TOKENS]
@@ -75,11 +78,6 @@ class Tokenizer:
         self.max_length = max_length
         self.pad_id, self.start_id, self.end_id, self.unk_id = range(4)
 
-    @classmethod
-    def course(cls, *, max_length: int = 16) -> Tokenizer:
-        """The tokenizer over every word of the course's captions."""
-        return cls(vocabulary(), max_length=max_length)
-
     @property
     def vocab_size(self) -> int:
         return len(self.itos)
@@ -88,24 +86,24 @@ class Tokenizer:
     def words(self) -> tuple[str, ...]:
         return tuple(self.itos[len(SPECIAL_TOKENS) :])
 
-    def word_ids(self, text: str, *, on_unknown: str = "error") -> list[int]:
+    def word_ids(self, text: str, *, on_unknown: str = "unk") -> list[int]:
         """The ids of a text's words (no brackets, no padding)."""
         ids = []
         for word in split_words(text):
             if word in self.stoi:
                 ids.append(self.stoi[word])
-            elif on_unknown == "unk":
-                ids.append(self.unk_id)
-            else:
-                near = difflib.get_close_matches(word, self.words, n=3, cutoff=0.5)
-                hint = f" Did you mean {' or '.join(repr(w) for w in near)}?" if near else ""
-                raise UnknownWordError(
-                    f"Unknown word {word!r} in {text!r}: the course's tokenizer knows only the {len(self.words)} "
-                    f"words of its captions.{hint} Known words: {', '.join(self.words)}."
-                )
+                continue
+            near = difflib.get_close_matches(word, self.words, n=3, cutoff=0.5)
+            hint = f" Did you mean {' or '.join(repr(w) for w in near)}?" if near else ""
+            message = (f"Unknown word {word!r} in {text!r}: this older model's tokenizer knows only the "
+                       f"{len(self.words)} words of its captions.{hint} Known words: {', '.join(self.words)}.")
+            if on_unknown != "unk":
+                raise UnknownWordError(message)
+            warnings.warn(message + " It is read as <unk>, which carries no meaning.", stacklevel=3)
+            ids.append(self.unk_id)
         return ids
 
-    def encode(self, texts: str | Sequence[str], *, on_unknown: str = "error", truncate: bool = False) -> Tokens:
+    def encode(self, texts: str | Sequence[str], *, on_unknown: str = "unk", truncate: bool = False) -> Tokens:
         """Texts -> :class:`Tokens` ``(ids, mask)``, each (B, L). A text longer than ``max_length - 2`` words is an
         error unless ``truncate`` (then its ``<end>`` takes the last position, as ``clip.tokenize(truncate=True)``)."""
         if on_unknown not in ("error", "unk"):
@@ -143,10 +141,12 @@ class Tokenizer:
 
 @dataclass(frozen=True)
 class CLIPConfig:
-    """Everything that decides a miniature CLIP's weights (and its tokenizer: ``vocab``)."""
+    """Everything that decides a miniature CLIP's weights and its tokenizer: ``tokenizer``, the BPE tokenizer's JSON
+    (default: the shipped one), or, in checkpoints written before it, ``vocab``, a closed word list."""
 
-    vocab: tuple[str, ...] = field(default_factory=vocabulary)
-    max_length: int = 16  # L (CLIP: 77)
+    vocab: tuple[str, ...] = ()
+    tokenizer: str | None = None  # a `tokenizers` JSON; None with no vocab: the shipped BPE tokenizer
+    max_length: int = 24  # L (CLIP: 77)
     width: int = 64  # E, the text width: the context width the U-Net's cross-attention sees (CLIP ViT-L/14: 768)
     layers: int = 2
     heads: int = 4
@@ -157,8 +157,21 @@ class CLIPConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "vocab", tuple(self.vocab))
+        if self.vocab and self.tokenizer:
+            raise ValueError("A CLIPConfig has either a word list (vocab, older checkpoints) or a BPE tokenizer.")
+        if not self.vocab and self.tokenizer is None:
+            object.__setattr__(self, "tokenizer", shipped_bpe_json())
         if self.width % self.heads:
             raise ValueError(f"width ({self.width}) must be divisible by heads ({self.heads}).")
+
+    @classmethod
+    def from_dict(cls, state: dict) -> CLIPConfig:
+        """A config stored in a checkpoint. Files written before the BPE tokenizer have ``vocab`` and no
+        ``tokenizer`` and a length of 16: they keep their word tokenizer."""
+        state = dict(state)
+        if state.get("vocab"):
+            state.setdefault("max_length", 16)
+        return cls(**state)
 
     @classmethod
     def preset(cls, profile: str, **overrides) -> CLIPConfig:
@@ -176,6 +189,13 @@ CLIP_PRESETS = {
 }
 
 
+def make_tokenizer(config: CLIPConfig) -> BPETokenizer | Tokenizer:
+    """The tokenizer a config describes: its BPE JSON, or (older checkpoints) its closed word list."""
+    if config.vocab:
+        return Tokenizer(config.vocab, max_length=config.max_length)
+    return BPETokenizer(config.tokenizer, max_length=config.max_length)
+
+
 class TextEncoding(NamedTuple):
     tokens: torch.Tensor  # (B, L, E) final-layer token embeddings (layer-normed): the U-Net's context
     mask: torch.Tensor  # (B, L) bool, True = real token
@@ -190,7 +210,7 @@ class TextEncoder(nn.Module):
     def __init__(self, config: CLIPConfig):
         super().__init__()
         self.config = cfg = config
-        vocab_size = len(SPECIAL_TOKENS) + len(cfg.vocab)
+        vocab_size = make_tokenizer(cfg).vocab_size
         self.token_embed = nn.Embedding(vocab_size, cfg.width)
         self.pos_embed = nn.Parameter(torch.randn(cfg.max_length, cfg.width) * 0.01)  # (L, E), CLIP's init scale
         nn.init.normal_(self.token_embed.weight, std=0.02)
@@ -260,7 +280,7 @@ class MiniCLIP(nn.Module):
     def __init__(self, config: CLIPConfig):
         super().__init__()
         self.config = config
-        self.tokenizer = Tokenizer(config.vocab, max_length=config.max_length)
+        self.tokenizer = make_tokenizer(config)
         self.text = TextEncoder(config)
         self.image = ImageEncoder(config)
         self.log_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
@@ -309,4 +329,5 @@ __all__ = [
     "Tokenizer",
     "Tokens",
     "UnknownWordError",
+    "make_tokenizer",
 ]

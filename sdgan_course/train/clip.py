@@ -1,8 +1,10 @@
 r"""Training a miniature CLIP: one visible contrastive step on captioned images, on the shared loop.
 
 Each step (Radford et al. 2021, arXiv:2103.00020, Figure 3): take a batch of images with their class labels, write a
-caption for each with a template drawn at random (:func:`sdgan_course.data.captions.caption_labels`: a new wording
-every time an image comes round), optionally replace part of the batch by two-item compositions on a 28 x 56 canvas
+caption for each, drawn at random among the class's wordings (:func:`sdgan_course.data.wordings.draw_captions`:
+synonyms, plurals, a full stop, capitals; a new wording every time an image comes round), stating the image's
+brightness ("a dark coat") with probability ``p_attribute`` when the image is in its class's darkest or lightest
+third and the pair is not held out, optionally replace part of the batch by two-item compositions on a 28 x 56 canvas
 (never a held-out arrangement), embed images and captions, and take an AdamW step on the symmetric contrastive loss
 with duplicate captions handled by their meaning (:func:`sdgan_course.losses.clip.clip_loss`). The temperature is a
 parameter like the others; CLIP clips its scale at 100.
@@ -27,6 +29,13 @@ from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ..config import profile_sizes
 from ..data.batches import StepBatches
 from ..data.captions import CLASS_WORDS, caption_labels, compose_pairs
+from ..data.wordings import (
+    attribute_allowed,
+    brightness_attribute,
+    brightness_thresholds,
+    draw_attributes,
+    draw_captions,
+)
 from ..distributed import all_gather_with_grad, check_global_batch, rank_generator, wrap_ddp_methods
 from ..losses.clip import clip_loss
 from ..models.text_encoder import CLIPConfig, MiniCLIP, Tokenizer
@@ -42,6 +51,7 @@ class CLIPTrainConfig:
     dataset: str = "fashion_mnist"
     pair_fraction: float = 0.25  # share of each batch that is two-item compositions (0: single items only)
     duplicates: str = "soft"  # how captions of the same meaning are treated: "soft" or "mask" (losses.clip)
+    p_attribute: float = 0.5  # chance that a dark or light image's caption says so ("a dark coat")
     steps: int = 2_000
     batch_size: int = 256
     lr: float = 1e-3
@@ -56,6 +66,8 @@ class CLIPTrainConfig:
     max_grad_norm: float = 1e4  # the divergence guard's threshold (before clipping)
 
     def __post_init__(self):
+        if not 0 <= self.p_attribute <= 1:
+            raise ValueError(f"p_attribute must be in [0, 1], got {self.p_attribute}.")
         if not 0 <= self.pair_fraction < 1:
             raise ValueError(f"pair_fraction must be in [0, 1), got {self.pair_fraction}.")
         if self.duplicates not in ("soft", "mask"):
@@ -125,6 +137,13 @@ def clip_train_step(
 def pair_group_ids(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     """Meaning ids for (P, 2) (left, right) labels, after the single classes' ids 0..K-1."""
     return num_classes + labels[:, 0] * num_classes + labels[:, 1]  # (P,)
+
+
+def single_group_ids(labels: torch.Tensor, attributes: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Meaning ids for single items: the class (0..K-1) with no attribute word, else one id per (attribute, class)
+    after the pairs' ids (K + K*K onwards)."""
+    k = num_classes
+    return torch.where(attributes == 0, labels, k + k * k + (attributes - 1) * k + labels)  # (B,)
 
 
 class CLIPRun(ResumableRun):
@@ -209,7 +228,12 @@ def train_clip(
     k = len(CLASS_WORDS[cfg.dataset])
     num_pairs = round(cfg.pair_fraction * cfg.batch_size)
     singles = cfg.batch_size - num_pairs
-    stream = StepBatches(images, labels, batch_size=singles, seed=cfg.seed, device=run.device)  # this rank's shard
+    words = bool(run.model_config.vocab)  # an older word-level tokenizer: the first captions' templates only
+    attributes = torch.zeros_like(labels) if words else brightness_attribute(
+        images, labels, brightness_thresholds(cfg.dataset))  # (N,) 0 middle, 1 dark, 2 light third of its class
+    allowed = attribute_allowed(cfg.dataset)  # (K, 3) the training (class, attribute) captions
+    stream = StepBatches(images, labels, attributes, batch_size=singles, seed=cfg.seed,
+                         device=run.device)  # this rank's shard
     local_pairs = check_global_batch(num_pairs)  # under torchrun each rank composes its share of the pairs
     pool_x, pool_y = images.to(run.device), labels
     run.model.train()
@@ -217,16 +241,21 @@ def train_clip(
     model = wrap_ddp_methods(run.model, ("encode_image", "encode_text"))
 
     def step_fn(step: int) -> dict[str, float]:
-        x, y = stream.batch(step)
+        x, y, a = stream.batch(step)
         rng = rank_generator(run.rng)
-        captions, _ = caption_labels(y.cpu(), dataset=cfg.dataset, rng=rng)
+        if words:
+            captions, _ = caption_labels(y.cpu(), dataset=cfg.dataset, rng=rng)
+        else:
+            a = draw_attributes(a, y, allowed, cfg.p_attribute, rng)  # (B,) the attribute each caption states
+            captions = draw_captions(y.cpu(), a, dataset=cfg.dataset, rng=rng)
+        groups = single_group_ids(y.cpu(), a.cpu(), k).to(y.device)  # (B,)
         pairs = compose_pairs(pool_x, pool_y, local_pairs, dataset=cfg.dataset, rng=rng) if num_pairs else None
         stats = clip_train_step(
             model,
             run.opt,
             x,
             captions,
-            y,
+            groups,
             pair_images=pairs.images if pairs else None,
             pair_captions=pairs.captions if pairs else None,
             pair_groups=pair_group_ids(pairs.labels, k).to(y.device) if pairs else None,
@@ -258,7 +287,7 @@ def train_clip(
 
 def _model_config(ckpt: dict, path) -> CLIPConfig:
     try:
-        return CLIPConfig(**ckpt["model_config"])
+        return CLIPConfig.from_dict(ckpt["model_config"])
     except (KeyError, TypeError) as err:
         raise CheckpointError(f"{path} has no valid CLIP config ({err}): it was not written by this library.") from err
 
@@ -312,5 +341,6 @@ __all__ = [
     "load_clip",
     "load_shipped_clip",
     "pair_group_ids",
+    "single_group_ids",
     "train_clip",
 ]

@@ -77,6 +77,7 @@ class DistillTrainConfig:
     pair_batch_size: int = 16
     pair_every: int = 3  # every 3rd step a batch of compositions (as the teacher); 0 = none
     num_pairs: int = 30_000
+    p_attribute: float = 0.5  # as the teacher's captions: a dark or light image's caption says so half the time
     train_limit: int | None = None
     lr: float = 2e-5  # the student's Adam (ADD's 1e-5 order; trials at 300-1200 steps in the issue's report)
     disc_lr: float = 2e-4  # the heads' Adam
@@ -284,9 +285,9 @@ def train_distill(run: DistillRun, data: LDMData, *, steps: int | None = None,
 
     def step_fn(step: int) -> dict[str, float]:
         is_pair = pairs is not None and step % cfg.pair_every == cfg.pair_every - 1
-        mean, std, labels = (pairs if is_pair else singles).batch(step)
+        mean, std, labels, attributes = (pairs if is_pair else singles).batch(step)
         latents = (mean + std * torch.randn(mean.shape, generator=run.rng).to(run.device)) * scale  # (B, C, h, w)
-        context, mask = caption_context(data.captions, labels, rng=run.rng)
+        context, mask = caption_context(data.captions, labels, attributes, p_attribute=cfg.p_attribute, rng=run.rng)
         return distill_train_step(run, latents, context, mask, negative, rng=run.rng)
 
     return train_loop(run, step_fn, steps=steps, checkpoint_path=checkpoint_path, hook=hook, hook_every=hook_every,

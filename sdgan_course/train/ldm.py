@@ -11,10 +11,14 @@ the templates can produce is encoded to its tokens. A training step then costs o
 
 The data mixes single items (28 x 28 -> 4 x 7 x 7 latents, ``"a photo of a bag"``) and two-item compositions
 (28 x 56 -> 4 x 7 x 14, ``"a bag to the left of a coat"``, never a held-out pair): every ``pair_every``-th step is a
-batch of compositions. The caption's template is drawn afresh each step. With probability ``p_uncond`` the caption
+batch of compositions. The caption's wording (:mod:`sdgan_course.data.wordings`: synonyms, plurals, a full stop)
+is drawn afresh each step; an image in its class's darkest or lightest third is captioned with that attribute ("a
+dark coat") with probability ``p_attribute``, unless the pair is held out. With probability ``p_uncond`` the caption
 is replaced by the empty prompt ``""`` (classifier-free guidance; Stable Diffusion v1.5 dropped 10 % of captions).
+A text encoder with an older word tokenizer gets the first captions' templates only (what it was trained on).
 
-Shape legend: N examples, B batch, C latent channels, h x w latent pixels, K classes, T templates, L tokens, E width.
+Shape legend: N examples, B batch, C latent channels, h x w latent pixels, K classes, A attributes (none, dark, light),
+V wordings, L tokens, E width.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from ..config import profile_sizes
 from ..data.batches import StepBatches
 from ..data.captions import CLASS_WORDS, PAIR_TEMPLATES, compose_pairs, templates_for
 from ..data.images import load_images
+from ..data.wordings import ATTRIBUTES, attribute_allowed, brightness_attribute, brightness_thresholds, single_captions
 from ..device import maybe_compile
 from ..distributed import global_shape, local_part, wrap_ddp
 from ..models.ldm import LatentDiffusion, frozen_parts
@@ -64,6 +69,7 @@ class LDMTrainConfig(DiffusionTrainConfig):
     pair_batch_size: int = 64  # compositions (twice as wide: the same latent pixels per batch)
     pair_every: int = 3  # every 3rd step is a composition batch; 0 = single items only
     num_pairs: int = 30_000  # compositions built (seeded) from the training images
+    p_attribute: float = 0.5  # chance that a dark or light image's caption says so ("a dark coat")
 
     def __post_init__(self):
         super().__post_init__()
@@ -92,13 +98,15 @@ class LatentSet(NamedTuple):
     mean: torch.Tensor  # (N, C, h, w) posterior means
     std: torch.Tensor  # (N, C, h, w) posterior standard deviations
     labels: torch.Tensor  # (N,) classes, or (N, 2) (left, right) classes
+    attributes: torch.Tensor  # (N,) the brightness the pixels carry (0 middle third, 1 dark, 2 light); 0 for pairs
 
 
 class CaptionTable(NamedTuple):
-    """Every caption the templates can write, encoded once by the frozen text encoder."""
+    """Every training caption, encoded once by the frozen text encoder."""
 
-    single: torch.Tensor  # (K, T, L, E) "a photo of a {class}" with template t
-    single_mask: torch.Tensor  # (K, T, L)
+    single: torch.Tensor  # (K, A, V, L, E) wording v of class k with attribute a ("a photo of a dark coat")
+    single_mask: torch.Tensor  # (K, A, V, L)
+    single_count: torch.Tensor  # (K, A) how many of the V wordings are real (0: never a training caption)
     pair: torch.Tensor  # (K, K, 2, L, E) "a {left} to the left of a {right}" and its mirror wording
     pair_mask: torch.Tensor  # (K, K, 2, L)
     empty: torch.Tensor  # (L, E) the empty prompt
@@ -106,38 +114,56 @@ class CaptionTable(NamedTuple):
 
 
 @torch.no_grad()
-def encode_latents(autoencoder: KLAutoencoder, images: torch.Tensor, labels: torch.Tensor, *,
-                   batch_size: int = 500) -> LatentSet:
-    """The posterior of every image (N, 1, H, W), in batches, on the autoencoder's device."""
+def encode_latents(autoencoder: KLAutoencoder, images: torch.Tensor, labels: torch.Tensor,
+                   attributes: torch.Tensor | None = None, *, batch_size: int = 500) -> LatentSet:
+    """The posterior of every image (N, 1, H, W), in batches, on the autoencoder's device, with its labels and
+    attributes (default: none)."""
     device = next(autoencoder.parameters()).device
     means, stds = [], []
     for i in range(0, len(images), batch_size):
         posterior = autoencoder.encode(images[i : i + batch_size].to(device))
         means.append(posterior.mean)
         stds.append(posterior.std)
-    return LatentSet(torch.cat(means), torch.cat(stds), labels.to(device))
+    attributes = torch.zeros(len(labels), dtype=torch.long) if attributes is None else attributes
+    return LatentSet(torch.cat(means), torch.cat(stds), labels.to(device), attributes.to(device))
+
+
+def single_wordings(tokenizer, dataset: str) -> list[list[list[str]]]:
+    """[class][attribute] -> the training wordings: :func:`~sdgan_course.data.wordings.single_captions` where the
+    (class, attribute) pair is a training one, or, for an older word tokenizer, the first templates (no attribute)."""
+    names = CLASS_WORDS[dataset]
+    if isinstance(tokenizer, Tokenizer):
+        return [[[t.format(name=n) for t in templates_for(dataset, "train")], [], []] for n in names]
+    allowed = attribute_allowed(dataset)  # (K, A)
+    return [[single_captions(dataset, c, a) if allowed[c, a] else [] for a in range(len(ATTRIBUTES))]
+            for c in range(len(names))]
 
 
 @torch.no_grad()
-def encode_caption_table(text_encoder: TextEncoder, tokenizer: Tokenizer, dataset: str) -> CaptionTable:
-    """Encode every training caption of ``dataset``: K x T single-item captions and K x K x 2 pair captions."""
+def encode_caption_table(text_encoder: TextEncoder, tokenizer, dataset: str) -> CaptionTable:
+    """Encode every training caption of ``dataset``: K x A x V single-item captions and K x K x 2 pair captions."""
     names = CLASS_WORDS[dataset]
     device = next(text_encoder.parameters()).device
-    k, templates = len(names), templates_for(dataset, "train")
+    k = len(names)
 
     def encode(texts):
         ids, mask = tokenizer.encode(texts)
         out = text_encoder(ids.to(device), mask.to(device))
         return out.tokens, out.mask
 
-    single, single_mask = encode([t.format(name=n) for n in names for t in templates])
+    wordings = single_wordings(tokenizer, dataset)  # [K][A] lists of texts
+    count = torch.tensor([[len(w) for w in row] for row in wordings])  # (K, A)
+    v = int(count.max())
+    flat = [row[a][i] if i < len(row[a]) else "" for row in wordings for a in range(len(ATTRIBUTES)) for i in range(v)]
+    single, single_mask = encode(flat)
     pair_texts = [t.format(left=names[a], right=names[b]) for a in range(k) for b in range(k) for t in PAIR_TEMPLATES]
     pair, pair_mask = encode(pair_texts)
     empty, empty_mask = encode([""])
     length, width = single.shape[-2:]
     return CaptionTable(
-        single.view(k, len(templates), length, width),
-        single_mask.view(k, len(templates), length),
+        single.view(k, len(ATTRIBUTES), v, length, width),
+        single_mask.view(k, len(ATTRIBUTES), v, length),
+        count.to(device),
         pair.view(k, k, len(PAIR_TEMPLATES), length, width),
         pair_mask.view(k, k, len(PAIR_TEMPLATES), length),
         empty[0],
@@ -145,14 +171,25 @@ def encode_caption_table(text_encoder: TextEncoder, tokenizer: Tokenizer, datase
     )
 
 
-def caption_context(table: CaptionTable, labels: torch.Tensor, *, p_uncond: float = 0.0,
+def caption_context(table: CaptionTable, labels: torch.Tensor, attributes: torch.Tensor | None = None, *,
+                    p_attribute: float = 0.0, p_uncond: float = 0.0,
                     rng: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """The context of a batch: labels (B,) or (B, 2) -> tokens (B, L, E) and mask (B, L), each with a template drawn
-    by ``rng`` and, with probability ``p_uncond``, the empty prompt instead (drawn on the CPU, for reproducibility)."""
+    """The context of a batch: labels (B,) or (B, 2) -> tokens (B, L, E) and mask (B, L). A single item's caption
+    states its ``attributes`` (B,) with probability ``p_attribute`` (where that pair is a training caption), in a
+    wording drawn uniformly; with probability ``p_uncond`` the empty prompt replaces it. Draws are made on the CPU
+    (for reproducibility), for the global batch under torchrun (each rank keeps its part)."""
     b = len(labels)
     if labels.ndim == 1:
-        t = local_part(torch.randint(table.single.shape[1], global_shape((b,)), generator=rng)).to(labels.device)
-        tokens, mask = table.single[labels, t], table.single_mask[labels, t]
+        u = local_part(torch.rand(global_shape((b,)), generator=rng)).to(labels.device)  # (B,) which wording
+        a = torch.zeros_like(labels) if attributes is None else attributes.to(labels.device)
+        if p_attribute > 0:
+            keep = (local_part(torch.rand(global_shape((b,)), generator=rng)) < p_attribute).to(labels.device)
+            a = torch.where(keep & (table.single_count[labels, a] > 0), a, 0)
+        else:
+            a = torch.zeros_like(labels)
+        count = table.single_count[labels, a]  # (B,)
+        t = (u * count).long().minimum(count - 1)  # (B,) uniform over the pair's wordings
+        tokens, mask = table.single[labels, a, t], table.single_mask[labels, a, t]
     else:
         t = local_part(torch.randint(table.pair.shape[2], global_shape((b,)), generator=rng)).to(labels.device)
         tokens, mask = table.pair[labels[:, 0], labels[:, 1], t], table.pair_mask[labels[:, 0], labels[:, 1], t]
@@ -222,7 +259,8 @@ def prepare_ldm_data(run: LDMRun, images: torch.Tensor | None = None, labels: to
     if images is None:
         data = load_images(cfg.dataset, "train", limit=cfg.train_limit)
         images, labels = data.images, data.labels
-    singles = encode_latents(run.autoencoder, images, labels)
+    attributes = brightness_attribute(images, labels, brightness_thresholds(cfg.dataset))  # (N,)
+    singles = encode_latents(run.autoencoder, images, labels, attributes)
     pairs = None
     if cfg.pair_every:
         composed = compose_pairs(images, labels, cfg.num_pairs, dataset=cfg.dataset,
@@ -265,10 +303,11 @@ def train_ldm(run: LDMRun, data: LDMData, *, steps: int | None = None, checkpoin
 
     def step_fn(step: int) -> dict[str, float]:
         is_pair = pair_stream is not None and step % cfg.pair_every == cfg.pair_every - 1
-        mean, std, labels = (pair_stream if is_pair else single_stream).batch(step)
+        mean, std, labels, attributes = (pair_stream if is_pair else single_stream).batch(step)
         noise = local_part(torch.randn(global_shape(mean.shape), generator=run.rng)).to(run.device)
         latents = (mean + std * noise) * scale  # (B, C, h, w): a posterior sample, scaled to unit variance
-        context, mask = caption_context(data.captions, labels, p_uncond=cfg.p_uncond, rng=run.rng)
+        context, mask = caption_context(data.captions, labels, attributes, p_attribute=cfg.p_attribute,
+                                        p_uncond=cfg.p_uncond, rng=run.rng)
         stats = diffusion_train_step(model, run.opt, latents, run.schedule, context=context, context_mask=mask,
                                      prediction=cfg.prediction, max_grad_clip=cfg.max_grad_clip, rng=run.rng,
                                      amp=cfg.amp)
@@ -316,6 +355,6 @@ def load_shipped_ldm(name: str = "ldm_fashion_mnist", *, device=None) -> LatentD
 __all__ = [
     "CHECKPOINT_KIND", "CaptionTable", "LDM_TRAIN_PRESETS", "LDM_UNET_PRESETS", "LDMData", "LDMRun",
     "LDMTrainConfig", "LDMTrainResult", "LatentSet",
-    "caption_context", "encode_caption_table", "encode_latents", "export_ldm", "ldm_train_step",
+    "caption_context", "encode_caption_table", "encode_latents", "export_ldm", "ldm_train_step", "single_wordings",
     "ldm_unet_config", "load_ldm", "load_shipped_ldm", "prepare_ldm_data", "shipped_frozen_parts", "train_ldm",
 ]

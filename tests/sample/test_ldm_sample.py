@@ -4,7 +4,6 @@ import pytest
 import torch
 
 from sdgan_course.models.ldm import PromptContext, canvas_for_prompt
-from sdgan_course.models.text_encoder import UnknownWordError
 from sdgan_course.sample.ldm import generate_ldm, prompt_guidance
 from sdgan_course.train.ldm import load_ldm
 
@@ -83,8 +82,7 @@ def test_image_to_image_starts_from_the_noised_input_at_the_strength_timestep(ti
 
 
 def test_bad_requests_say_what_to_do(ldm):
-    with pytest.raises(UnknownWordError, match="Did you mean 'sneaker'"):
-        generate_ldm(ldm, "a photo of a sneeker", 1, steps=2)
+    assert generate_ldm(ldm, "a photo of a sneeker", 1, steps=2).shape == (1, 1, 28, 28)  # a typo still samples
     with pytest.raises(ValueError, match="Unknown sampler"):
         generate_ldm(ldm, "a bag", 1, sampler="euler")
     with pytest.raises(ValueError, match="one prompt, or n = 3"):
