@@ -83,6 +83,14 @@ def test_the_hand_loop_equals_the_pipeline_and_guidance_matters(parts):
     assert (reseeded - hand).abs().max() > 1e-2
 
 
+def test_encoding_samples_the_posterior_and_multiplies_by_the_scaling_factor(parts):
+    x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    ours = real_sd.encode_images(parts, x, rng=torch.Generator().manual_seed(2))
+    raw = parts.vae.encode(x).latent_dist.sample(generator=torch.Generator().manual_seed(2))
+    assert torch.allclose(ours, raw * 0.18215, atol=1e-6)
+    assert not torch.allclose(ours, raw, atol=1e-3)
+
+
 def test_decoding_divides_by_the_scaling_factor(parts):
     z = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(0))
     direct = parts.vae.decode(z / 0.18215).sample
