@@ -108,7 +108,7 @@ def ddpm_row(n, steps, guidance, reference, classifier, *, checkpoint=None) -> d
 
 def ldm_guidance_default() -> float:
     """The headline guidance of tools/evaluate_ldm.py's file when there is one (its best FID), else 3."""
-    path = ROOT / "data" / "checkpoints" / "ldm_fashion_mnist_eval.json"
+    path = ROOT / "data" / "checkpoints" / "ldm_words_fashion_mnist_eval.json"
     try:
         return float(json.loads(path.read_text())["headline"]["guidance"])
     except (OSError, KeyError, TypeError, ValueError):
@@ -128,14 +128,14 @@ def ldm_row(n, steps, guidance, reference, classifier, *, checkpoint=None) -> di
     from sdgan_course.sample.ldm import generate_ldm
     from sdgan_course.train.ldm import load_ldm, load_shipped_ldm
 
-    ldm = load_ldm(checkpoint) if checkpoint else load_shipped_ldm("ldm_fashion_mnist")
+    ldm = load_ldm(checkpoint) if checkpoint else load_shipped_ldm("ldm_words_fashion_mnist")
     labels = torch.arange(n) % 10
     prompts = [class_prompt(DATASET, c) for c in labels.tolist()]
     images, wall, _ = timed(lambda: generate_ldm(ldm, prompts, n, guidance=guidance, steps=steps,
                                                  rng=torch.Generator().manual_seed(0)))
     unet_minutes, source = ldm_training_minutes(ldm)
     ae, clip = README_TRAINING["autoencoder_fashion_mnist"], README_TRAINING["clip_fashion_mnist"]
-    row = dict(model=str(checkpoint) if checkpoint else "ldm_fashion_mnist", family="latent diffusion + text",
+    row = dict(model=str(checkpoint) if checkpoint else "ldm_words_fashion_mnist", family="latent diffusion + text",
                conditioning="prompt 'a photo of a {name}'", n=n, sampler=f"DPM-Solver++ {steps} steps, guidance "
                f"{guidance:g}", nfe=network_evaluations(steps, guidance), seconds_per_image=round(wall / n, 6),
                nfe_note="U-Net evaluations; plus one text-encoder pass per prompt and one decoder pass per image",
@@ -211,10 +211,11 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--ddpm-steps", type=int, default=10, help="DPM-Solver++ steps of the DDPM")
     parser.add_argument("--ddpm-guidance", type=float, default=2.0)
-    parser.add_argument("--ldm-checkpoint", type=Path, default=None, help="default: the shipped ldm_fashion_mnist")
+    parser.add_argument("--ldm-checkpoint", type=Path, default=None,
+                        help="default: the shipped ldm_words_fashion_mnist (notebook 11's first model)")
     parser.add_argument("--ldm-steps", type=int, default=20)
     parser.add_argument("--ldm-guidance", type=float, default=None,
-                        help="default: the headline of ldm_fashion_mnist_eval.json, else 3")
+                        help="default: the headline of ldm_words_fashion_mnist_eval.json, else 3")
     parser.add_argument("--no-shipped", action="store_true", help="skip the shipped models (e.g. equal compute only)")
     parser.add_argument("--no-ldm", action="store_true", help="skip the latent model")
     parser.add_argument("--ldm-only", action="store_true",

@@ -8,7 +8,7 @@ only, both), each at 1 and 4 student steps.
         --ablation "both=runs/distill_fm/ema_step000800.pt" --ablation "adversarial only=runs/distill_adv/..." ...
 
 The teacher's 20-step row and its compositions are read from its stored evaluation
-(data/checkpoints/ldm_fashion_mnist_eval.json, same features, sample count and prompts); every other number is
+(data/checkpoints/ldm_words_fashion_mnist_eval.json, same features, sample count and prompts); every other number is
 measured here. Prompts are balanced over the classes (``arange(n) % 10``), "a photo of a {name}".
 """
 
@@ -40,7 +40,7 @@ from sdgan_course.train.distill import load_distill  # noqa: E402
 from sdgan_course.train.ldm import load_shipped_ldm  # noqa: E402
 
 DATASET = "fashion_mnist"
-TEACHER_EVAL = ROOT / "data" / "checkpoints" / "ldm_fashion_mnist_eval.json"
+TEACHER_EVAL = ROOT / "data" / "checkpoints" / "ldm_words_fashion_mnist_eval.json"
 
 
 def echo(row: dict) -> dict:

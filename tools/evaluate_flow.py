@@ -8,7 +8,7 @@ features (`sdgan_course.metrics`), beside the real-data floor at the same sample
   with Euler (S = NFE steps) and Heun (S = (NFE + 1) // 2 steps: 2S - 1 evaluations), the latent U-Net with
   DPM-Solver++(2M) (S = NFE), each at its own best guidance scale, `--grid-n` samples per row, on this machine;
 - the headline rows at `--n` samples (Euler 10 and Heun 5 steps), new wordings, held-out compositions;
-- the latent U-Net's own stored headline (`data/checkpoints/ldm_fashion_mnist_eval.json`: DPM-Solver++ 20 steps at
+- the latent U-Net's own stored headline (`data/checkpoints/ldm_words_fashion_mnist_eval.json`: DPM-Solver++ 20 steps at
   5,000 samples), which this tool does not recompute.
 
     python tools/evaluate_flow.py --checkpoint data/checkpoints/flow_fashion_mnist.pt \
@@ -52,8 +52,9 @@ def heun_steps(nfe: int) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", type=Path, required=True, help="the flow model (a 'flow' checkpoint)")
-    parser.add_argument("--baseline", type=Path, default=ROOT / "data/checkpoints/ldm_fashion_mnist.pt")
-    parser.add_argument("--baseline-eval", type=Path, default=ROOT / "data/checkpoints/ldm_fashion_mnist_eval.json")
+    parser.add_argument("--baseline", type=Path, default=ROOT / "data/checkpoints/ldm_words_fashion_mnist.pt")
+    parser.add_argument("--baseline-eval", type=Path,
+                        default=ROOT / "data/checkpoints/ldm_words_fashion_mnist_eval.json")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--n", type=int, default=5000, help="samples for the floor and the headline rows")
     parser.add_argument("--grid-n", type=int, default=1000, help="samples per sweep and cost row")

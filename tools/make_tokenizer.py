@@ -1,5 +1,5 @@
-"""Train the course's byte-level BPE tokenizer on the training captions and ship it (data/checkpoints/bpe_tokenizer.json,
-recorded in data/SHA256SUMS).
+"""Train the course's byte-level BPE tokenizer on the training captions and ship it
+(data/checkpoints/bpe_tokenizer.json, recorded in data/SHA256SUMS).
 
     python tools/make_tokenizer.py            # writes the file and its manifest line
     python tools/make_tokenizer.py --check    # exit 1 if retraining would change the shipped file

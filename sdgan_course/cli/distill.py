@@ -37,7 +37,8 @@ def add_commands(*, train, sample) -> None:
                                          "resumes from DIR/checkpoint.pt)")
     add_training_options(p, out="runs/distill", export="also write a sampling-only checkpoint of the student here")
     p.add_argument("--teacher", type=Path, default=None,
-                   help="a latent-diffusion file (default: the shipped data/checkpoints/ldm_fashion_mnist.pt)")
+                   help="a latent-diffusion file (default: the shipped data/checkpoints/ldm_words_fashion_mnist.pt, "
+                        "the teacher of the shipped student)")
     p.add_argument("--adversarial-weight", type=float, default=None, help="weight of the adversarial loss (1)")
     p.add_argument("--distill-weight", type=float, default=None, help="lambda, weight of the distillation loss (2.5)")
     p.add_argument("--guidance", type=float, default=None, help="the teacher's guidance in the target (2)")

@@ -81,7 +81,28 @@ def composition_agreement(classifier, canvases: torch.Tensor, labels: torch.Tens
                                 ok[:, 1].float().mean().item(), swapped.float().mean().item(), pred)
 
 
+class AttributeAccuracy(NamedTuple):
+    accuracy: float  # share of samples whose brightness is in the requested third of their class
+    per_class: torch.Tensor  # (K,) the same per prompted class (NaN where never prompted)
+    measured: torch.Tensor  # (N,) the attribute the pixels carry: 0 middle third, 1 dark, 2 light
+
+
+def attribute_accuracy(images: torch.Tensor, labels: torch.Tensor, requested: torch.Tensor, thresholds: torch.Tensor,
+                       *, num_classes: int = 10) -> AttributeAccuracy:
+    """Brightness asked for (``requested`` (N,): 1 dark, 2 light) against the pixels of samples (N, 1, 28, 28) of
+    prompted classes ``labels`` (N,): the requested third of the class's training brightness
+    (:func:`~sdgan_course.data.wordings.brightness_thresholds`). Chance is about 1/3."""
+    from ..data.wordings import brightness_attribute
+
+    measured = brightness_attribute(images, labels, thresholds)  # (N,)
+    right = (measured == requested.cpu()).float()
+    labels = labels.cpu().long()
+    counts = torch.bincount(labels, minlength=num_classes).float()
+    per_class = torch.bincount(labels, weights=right, minlength=num_classes) / counts
+    return AttributeAccuracy(right.mean().item(), per_class, measured)
+
+
 __all__ = [
-    "CompositionAgreement", "PromptAgreement", "class_prompt", "classify", "composition_agreement", "pair_prompt",
-    "prompt_agreement",
+    "AttributeAccuracy", "CompositionAgreement", "PromptAgreement", "attribute_accuracy", "class_prompt", "classify",
+    "composition_agreement", "pair_prompt", "prompt_agreement",
 ]

@@ -327,7 +327,7 @@ def shipped_teacher_state(device="cpu") -> dict:
     """The shipped latent-diffusion model's file, as the state a :class:`DistillRun` starts from."""
     from ..assets import find_asset
 
-    return load_checkpoint(find_asset("checkpoints/ldm_fashion_mnist.pt"), kind="ldm", map_location=device)
+    return load_checkpoint(find_asset("checkpoints/ldm_words_fashion_mnist.pt"), kind="ldm", map_location=device)
 
 
 __all__ = [

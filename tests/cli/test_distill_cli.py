@@ -49,7 +49,7 @@ def test_errors_say_what_to_do(trained, tmp_path, capsys):
     missing = ["sample", "distill", "--checkpoint", str(tmp_path / "none.pt"), "--prompt", "a bag", "--out", "x.npz"]
     assert main(missing) == 2
     assert "No checkpoint" in capsys.readouterr().err
-    ldm_file = ["sample", "distill", "--checkpoint", "data/checkpoints/ldm_fashion_mnist.pt", "--prompt", "a bag",
+    ldm_file = ["sample", "distill", "--checkpoint", "data/checkpoints/ldm_words_fashion_mnist.pt", "--prompt", "a bag",
                 "--out", str(tmp_path / "y.npz")]
     assert main(ldm_file) == 2  # a teacher file is not a student
     assert "distill" in capsys.readouterr().err

@@ -32,6 +32,7 @@ def test_the_latent_config_extends_the_pixel_config_with_the_composition_fields_
 @pytest.mark.parametrize(("name", "kind", "config"), [
     ("ddpm_fashion_mnist", "ddpm", DiffusionTrainConfig),
     ("ldm_fashion_mnist", "ldm", LDMTrainConfig),
+    ("ldm_words_fashion_mnist", "ldm", LDMTrainConfig),
 ])
 def test_every_shipped_diffusion_checkpoint_rebuilds_its_config(name, kind, config):
     stored = load_checkpoint(find_asset(f"checkpoints/{name}.pt"), kind=kind)["train_config"]
