@@ -152,7 +152,10 @@ def stage(sources: Path, only: list[str] | None = None) -> list[str]:
 def build(out: Path = DEFAULT_OUT, only: list[str] | None = None, strict: bool = True) -> Built:
     """Stage the sources in ``<out>_src`` and run Sphinx into ``out`` (doctrees in ``<out>_doctrees``; myst-nb puts
     the outputs' images in ``<out>/../jupyter_execute`` on the way). Raises SystemExit when Sphinx fails."""
-    from sphinx.cmd.build import build_main
+    try:
+        from sphinx.cmd.build import build_main
+    except ImportError as error:
+        raise SystemExit(f"the website needs Sphinx and its extensions ({error}): pip install -e \".[site]\"") from None
 
     start = time.perf_counter()
     out = out.resolve()
