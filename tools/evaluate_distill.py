@@ -89,7 +89,7 @@ def cgan_row(n, reference, classifier) -> dict:
 
 def teacher_few_steps(n, steps_list, guidance, reference, classifier) -> list[dict]:
     """The teacher itself in few DPM-Solver++ steps (guidance 2): the blur that distillation removes."""
-    teacher = load_shipped_ldm()
+    teacher = load_shipped_ldm("ldm_words_fashion_mnist")
     labels, prompts = balanced_prompts(n)
     rows = []
     for steps in steps_list:

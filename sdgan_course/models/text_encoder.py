@@ -46,7 +46,7 @@ from torch import nn
 
 from ..config import profile_sizes
 from ..data.captions import split_words
-from .tokenizer import BPETokenizer, shipped_bpe_json
+from .tokenizer import BPETokenizer, Tokens, shipped_bpe_json
 
 PAD, START, END, UNK = "<pad>", "<start>", "<end>", "<unk>"
 SPECIAL_TOKENS = (PAD, START, END, UNK)  # ids 0..3; <pad> is 0
@@ -54,11 +54,6 @@ SPECIAL_TOKENS = (PAD, START, END, UNK)  # ids 0..3; <pad> is 0
 
 class UnknownWordError(ValueError):
     """A prompt uses a word outside the tokenizer's closed vocabulary."""
-
-
-class Tokens(NamedTuple):
-    ids: torch.Tensor  # (B, L) int64, <start> w1 .. wn <end> <pad> ...
-    mask: torch.Tensor  # (B, L) bool, True on <start>, the words and <end>
 
 
 class Tokenizer:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from typing import NamedTuple
 
 import torch
 
@@ -80,6 +81,11 @@ def shipped_bpe_json() -> str:
     return find_asset(SHIPPED_TOKENIZER).read_text(encoding="utf-8")
 
 
+class Tokens(NamedTuple):
+    ids: torch.Tensor  # (B, L) int64, <start> pieces <end> <pad> ...
+    mask: torch.Tensor  # (B, L) bool, True on <start>, the pieces and <end>
+
+
 class BPETokenizer:
     """``encode(texts) -> Tokens(ids, mask)``, each (B, L): ``<start>`` pieces ``<end>`` then ``<pad>``. Same
     interface as the closed-vocabulary :class:`~sdgan_course.models.text_encoder.Tokenizer` of older checkpoints."""
@@ -113,12 +119,11 @@ class BPETokenizer:
     def piece_ids(self, text: str) -> list[int]:
         return self.backend.encode(text, add_special_tokens=False).ids
 
-    def encode(self, texts: str | Sequence[str], *, truncate: bool = True, **_ignored) -> torch.Tensor:
+    def encode(self, texts: str | Sequence[str], *, truncate: bool = True, on_unknown: str = "unk") -> Tokens:
         """Texts -> ``Tokens(ids, mask)``, each (B, L). A text longer than ``max_length - 2`` pieces is cut (its
         ``<end>`` takes the last position), with a warning, as CLIP's pipelines truncate at 77; ``truncate=False``
-        makes that an error instead. ``""`` (or only spaces) is ``<start> <end>``: the empty prompt."""
-        from .text_encoder import Tokens
-
+        makes that an error instead. ``""`` (or only spaces) is ``<start> <end>``: the empty prompt. ``on_unknown``
+        is the word tokenizer's option, accepted for the same interface: byte-level BPE has no unknown words."""
         texts = [texts] if isinstance(texts, str) else list(texts)
         ids = torch.full((len(texts), self.max_length), self.pad_id, dtype=torch.long)  # (B, L)
         room = self.max_length - 2
@@ -154,5 +159,5 @@ class BPETokenizer:
         return [(w, min(len(self.piece_ids(w)), len(self.piece_ids(" " + w))) == 1) for w in words]
 
 
-__all__ = ["BPE_SPECIAL_TOKENS", "BPE_VOCAB_SIZE", "SHIPPED_TOKENIZER", "BPETokenizer", "shipped_bpe_json",
+__all__ = ["BPE_SPECIAL_TOKENS", "BPE_VOCAB_SIZE", "SHIPPED_TOKENIZER", "BPETokenizer", "Tokens", "shipped_bpe_json",
            "train_bpe"]
