@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from sdgan_course.exercises import ExerciseError
 from sdgan_course.exercises import nb11 as ex
 from sdgan_course.models.ldm import PromptContext
-from sdgan_course.models.text_encoder import CLIPConfig, TextEncoder, Tokenizer
+from sdgan_course.models.text_encoder import CLIPConfig, TextEncoder, make_tokenizer
 from sdgan_course.schedules import NoiseSchedule, sampling_timesteps
 
 
@@ -20,7 +20,7 @@ class TinyTextSide:
     def __init__(self):
         torch.manual_seed(0)
         config = CLIPConfig.preset("ci")
-        self.tokenizer = Tokenizer(config.vocab, max_length=config.max_length)
+        self.tokenizer = make_tokenizer(config)  # the course's BPE tokenizer
         self.text = TextEncoder(config).eval()
 
     @torch.no_grad()
