@@ -46,7 +46,7 @@ from torch import nn
 
 from ..config import profile_sizes
 from ..data.captions import split_words
-from .tokenizer import BPETokenizer, Tokens, shipped_bpe_json
+from .tokenizer import BPETokenizer, Tokens, bracket, shipped_bpe_json
 
 PAD, START, END, UNK = "<pad>", "<start>", "<end>", "<unk>"
 SPECIAL_TOKENS = (PAD, START, END, UNK)  # ids 0..3; <pad> is 0
@@ -104,8 +104,8 @@ class Tokenizer:
         if on_unknown not in ("error", "unk"):
             raise ValueError(f"on_unknown must be 'error' or 'unk', got {on_unknown!r}.")
         texts = [texts] if isinstance(texts, str) else list(texts)
-        ids = torch.full((len(texts), self.max_length), self.pad_id, dtype=torch.long)  # (B, L)
-        for row, text in enumerate(texts):
+        sequences = []
+        for text in texts:
             words = self.word_ids(text, on_unknown=on_unknown)
             room = self.max_length - 2
             if len(words) > room:
@@ -115,9 +115,8 @@ class Tokenizer:
                         "<start> and <end>. Shorten it, or encode with truncate=True."
                     )
                 words = words[:room]
-            seq = [self.start_id, *words, self.end_id]
-            ids[row, : len(seq)] = torch.tensor(seq)
-        return Tokens(ids, ids != self.pad_id)
+            sequences.append(words)
+        return bracket(sequences, self.max_length, start_id=self.start_id, end_id=self.end_id, pad_id=self.pad_id)
 
     def decode(self, ids: torch.Tensor) -> list[str]:
         """(B, L) or (L,) ids -> texts (the words between ``<start>`` and ``<end>``, joined by spaces)."""

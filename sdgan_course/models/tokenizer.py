@@ -86,6 +86,16 @@ class Tokens(NamedTuple):
     mask: torch.Tensor  # (B, L) bool, True on <start>, the pieces and <end>
 
 
+def bracket(sequences: list[list[int]], max_length: int, *, start_id: int, end_id: int, pad_id: int) -> Tokens:
+    """Token id lists (each at most ``max_length - 2`` long) -> ``Tokens``: ``<start>`` ids ``<end>`` then padding,
+    (B, L) each, and the mask of real positions."""
+    ids = torch.full((len(sequences), max_length), pad_id, dtype=torch.long)  # (B, L)
+    for row, pieces in enumerate(sequences):
+        seq = [start_id, *pieces, end_id]
+        ids[row, : len(seq)] = torch.tensor(seq)
+    return Tokens(ids, ids != pad_id)
+
+
 class BPETokenizer:
     """``encode(texts) -> Tokens(ids, mask)``, each (B, L): ``<start>`` pieces ``<end>`` then ``<pad>``. Same
     interface as the closed-vocabulary :class:`~sdgan_course.models.text_encoder.Tokenizer` of older checkpoints."""
@@ -125,9 +135,8 @@ class BPETokenizer:
         makes that an error instead. ``""`` (or only spaces) is ``<start> <end>``: the empty prompt. ``on_unknown``
         is the word tokenizer's option, accepted for the same interface: byte-level BPE has no unknown words."""
         texts = [texts] if isinstance(texts, str) else list(texts)
-        ids = torch.full((len(texts), self.max_length), self.pad_id, dtype=torch.long)  # (B, L)
-        room = self.max_length - 2
-        for row, text in enumerate(texts):
+        room, sequences = self.max_length - 2, []
+        for text in texts:
             if not isinstance(text, str):
                 raise TypeError(f"Prompts must be strings, got {type(text).__name__}: {text!r}.")
             pieces = self.piece_ids(text)
@@ -140,9 +149,8 @@ class BPETokenizer:
                     stacklevel=2,
                 )
                 pieces = pieces[:room]
-            seq = [self.start_id, *pieces, self.end_id]
-            ids[row, : len(seq)] = torch.tensor(seq)
-        return Tokens(ids, ids != self.pad_id)
+            sequences.append(pieces)
+        return bracket(sequences, self.max_length, start_id=self.start_id, end_id=self.end_id, pad_id=self.pad_id)
 
     def decode(self, ids: torch.Tensor) -> list[str]:
         """(B, L) or (L,) ids -> the cleaned texts (the pieces between ``<start>`` and ``<end>``)."""
@@ -159,5 +167,5 @@ class BPETokenizer:
         return [(w, min(len(self.piece_ids(w)), len(self.piece_ids(" " + w))) == 1) for w in words]
 
 
-__all__ = ["BPE_SPECIAL_TOKENS", "BPE_VOCAB_SIZE", "SHIPPED_TOKENIZER", "BPETokenizer", "Tokens", "shipped_bpe_json",
-           "train_bpe"]
+__all__ = ["BPE_SPECIAL_TOKENS", "BPE_VOCAB_SIZE", "SHIPPED_TOKENIZER", "BPETokenizer", "Tokens", "bracket",
+           "shipped_bpe_json", "train_bpe"]
