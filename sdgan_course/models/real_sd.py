@@ -27,6 +27,7 @@ import collections
 import json
 import re
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -177,8 +178,10 @@ def load_stable_diffusion(model_id: str = REAL_MODEL_ID, *, device: str | torch.
     Only the five parts are loaded (no safety checker); the scheduler is a ``DDIMScheduler`` built from the model's
     own scheduler config, as in :func:`build_tiny_stable_diffusion`."""
     diffusers, _ = require_sd()
-    pipe = diffusers.StableDiffusionPipeline.from_pretrained(
-        model_id, torch_dtype=dtype, safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    with warnings.catch_warnings():  # newer diffusers call it dtype; torch_dtype works from 0.25 on
+        warnings.filterwarnings("ignore", message=".*torch_dtype.*deprecated", category=FutureWarning)
+        pipe = diffusers.StableDiffusionPipeline.from_pretrained(
+            model_id, torch_dtype=dtype, safety_checker=None, feature_extractor=None, requires_safety_checker=False)
     pipe = pipe.to(device)
     scheduler = diffusers.DDIMScheduler.from_config(pipe.scheduler.config)
     return SDParts(pipe.vae, pipe.unet, pipe.text_encoder, pipe.tokenizer, scheduler)

@@ -134,3 +134,18 @@ def test_the_course_does_not_import_diffusers_or_transformers():
             "print(sorted(m for m in ('diffusers', 'transformers') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_load_stable_diffusion_reads_a_saved_pipeline_and_runs_in_half_precision(parts, tmp_path):
+    # the REAL_WEIGHTS path offline: from_pretrained on a folder instead of the Hub id, without a safety checker
+    real_sd.make_pipeline(parts).save_pretrained(tmp_path)
+    loaded = real_sd.load_stable_diffusion(str(tmp_path), device="cpu", dtype=torch.float32)
+    assert type(loaded.scheduler).__name__ == "DDIMScheduler" and loaded.scheduler.config.steps_offset == 1
+    options = dict(steps=3, guidance=7.5)
+    ours = real_sd.sample_by_hand(parts, PROMPT, rng=torch.Generator().manual_seed(0), **options)
+    assert torch.equal(real_sd.sample_by_hand(loaded, PROMPT, rng=torch.Generator().manual_seed(0), **options), ours)
+    half = real_sd.load_stable_diffusion(str(tmp_path), device="cpu", dtype=torch.float16)
+    hand = real_sd.sample_by_hand(half, PROMPT, rng=torch.Generator().manual_seed(0), **options)
+    piped = real_sd.make_pipeline(half)(PROMPT, num_inference_steps=3, guidance_scale=7.5, output_type="latent",
+                                        generator=torch.Generator().manual_seed(0)).images
+    assert hand.dtype == torch.float16 and (hand - piped).abs().max() < 1e-3
