@@ -181,12 +181,11 @@ def caption_context(table: CaptionTable, labels: torch.Tensor, attributes: torch
     b = len(labels)
     if labels.ndim == 1:
         u = local_part(torch.rand(global_shape((b,)), generator=rng)).to(labels.device)  # (B,) which wording
-        a = torch.zeros_like(labels) if attributes is None else attributes.to(labels.device)
-        if p_attribute > 0:
+        a = torch.zeros_like(labels)  # (B,) the attribute each caption states: none unless drawn below
+        if p_attribute > 0 and attributes is not None:
             keep = (local_part(torch.rand(global_shape((b,)), generator=rng)) < p_attribute).to(labels.device)
-            a = torch.where(keep & (table.single_count[labels, a] > 0), a, 0)
-        else:
-            a = torch.zeros_like(labels)
+            attributes = attributes.to(labels.device)
+            a = torch.where(keep & (table.single_count[labels, attributes] > 0), attributes, a)
         count = table.single_count[labels, a]  # (B,)
         t = (u * count).long().minimum(count - 1)  # (B,) uniform over the pair's wordings
         tokens, mask = table.single[labels, a, t], table.single_mask[labels, a, t]

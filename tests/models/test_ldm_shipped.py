@@ -50,3 +50,30 @@ def test_sample_ldm_command_gives_sneakers(tmp_path):
     images = torch.from_numpy(np.load(out)["images"]).float()[:, None] / 127.5 - 1  # (20, 1, 28, 28)
     score = prompt_agreement(load_classifier("fashion_mnist").model, images, torch.full((20,), 7))
     assert score.agreement >= 0.8, score.agreement
+
+
+def test_the_prompts_a_newcomer_types_draw_their_class():
+    """Issue 21: these stopped with "Unknown word" under the first, 34-word tokenizer."""
+    from sdgan_course.metrics.prompt_following import classify
+
+    ldm = load_shipped_ldm()
+    items = [("a t-shirt", 0), ("A photo of a T-shirt.", 0), ("a photo of sneakers", 7), ("trousers", 1),
+             ("a red dress", 3)]
+    n = 20
+    images = generate_ldm(ldm, [p for p, _ in items for _ in range(n)], n * len(items), guidance=2.0, steps=20,
+                          rng=torch.Generator().manual_seed(2))
+    seen = classify(load_classifier("fashion_mnist").model, images).view(len(items), n)
+    for (prompt, c), row in zip(items, seen):
+        assert (row == c).float().mean() >= 0.7, (prompt, row.tolist())
+    assert generate_ldm(ldm, "a photo of a shoe", 2, steps=4).shape == (2, 1, 28, 28)  # no class: it still samples
+
+
+def test_the_brightness_word_is_obeyed():
+    from sdgan_course.data.wordings import brightness_attribute, brightness_thresholds
+
+    ldm = load_shipped_ldm()
+    n = 20
+    images = generate_ldm(ldm, ["a photo of a dark coat"] * n + ["a photo of a light coat"] * n, 2 * n, guidance=2.0,
+                          steps=20, rng=torch.Generator().manual_seed(3))
+    measured = brightness_attribute(images, torch.full((2 * n,), 4), brightness_thresholds("fashion_mnist"))
+    assert (measured[:n] == 1).float().mean() >= 0.6 and (measured[n:] == 2).float().mean() >= 0.6, measured.tolist()
