@@ -39,7 +39,7 @@ NOTEBOOKS = (
     Notebook("08_variational_autoencoders", "Variational autoencoders", "ELBO, reparameterisation, KL, the autoencoder latent diffusion needs", 5, 20),
     Notebook("09_diffusion_from_scratch", "Diffusion from scratch (DDPM)", "forward process, schedules, noise prediction, U-Net, sampling", 21, 27),
     Notebook("10_faster_and_steerable_sampling", "Faster and steerable sampling", "DDIM, DPM-Solver++, quality vs cost, classifier-free guidance", 8, 2),
-    Notebook("11_stable_diffusion_in_miniature", "Stable Diffusion in miniature", "latent diffusion with text: BPE tokens, cross-attention, prompts, SDEdit, prompt following measured; the real SD's classes, v1 to SD3", 5, 2),
+    Notebook("11_stable_diffusion_in_miniature", "Stable Diffusion in miniature", "latent diffusion with text: BPE tokens, cross-attention, prompts, SDEdit, prompt following measured; the real SD's classes, v1 to SD3", 4, 2),
     Notebook("12_gans_vs_diffusion", "GANs vs diffusion", "same data, same evaluation: quality, diversity, speed, compute; the trilemma; DALL-E, CLIP, NeRF", 2, 1),
     Notebook("13_speed_and_scale", "Speed and scale", "what limits training speed, measured; fused Adam, channels_last, autocast, compile; DDP with torchrun", 1, 2),
     Notebook("14_flow_matching_and_transformers", "Flow matching and a transformer denoiser", "the score and the probability-flow ODE, flow matching, Euler and Heun, the MMDiT: Stable Diffusion 3 in miniature", 1, 1),
