@@ -29,6 +29,7 @@ from sdgan_course.data.wordings import (  # noqa: E402
     SYNONYMS,
     brightness_attribute,
     brightness_thresholds,
+    with_article,
 )
 from sdgan_course.metrics.clip_score import composition_accuracy, zero_shot_accuracy, zero_shot_predict  # noqa: E402
 from sdgan_course.metrics.report import describe_machine  # noqa: E402
@@ -37,22 +38,19 @@ from sdgan_course.train.clip import load_clip, load_shipped_clip  # noqa: E402
 WORDINGS = ("a photo of a {name}", "a picture of a {name}", "a {name}", "a picture of the {name}")
 
 
-def _a(phrase: str) -> str:
-    return f"an {phrase}" if phrase[0] in "aeiou" else f"a {phrase}"
-
 
 def evaluate(model, test) -> dict:
     out = {"zero_shot": {t: round(zero_shot_accuracy(model, test.images, test.labels, template=t).accuracy, 4)
                          for t in WORDINGS}}
     out["per_class"] = [round(x, 4) for x in zero_shot_accuracy(model, test.images, test.labels).per_class.tolist()]
-    for name, prompts in (("last_synonym", [f"a photo of {_a(SYNONYMS[c][-1])}" for c in range(10)]),
+    for name, prompts in (("last_synonym", [f"a photo of {with_article(SYNONYMS[c][-1])}" for c in range(10)]),
                           ("plural", [f"a photo of {PLURALS[c][0]}" for c in range(10)])):
         out["zero_shot"][name] = round((zero_shot_predict(model, test.images, prompts) == test.labels)
                                        .float().mean().item(), 4)
     held = {}
     for c, word, plural in HELD_OUT_SYNONYMS:  # the class's prompt says the new word; recall on that class
-        prompts = [f"a photo of {_a(SYNONYMS[k][0])}" for k in range(10)]
-        prompts[c] = f"a photo of {word}" if plural else f"a photo of {_a(word)}"
+        prompts = [f"a photo of {with_article(SYNONYMS[k][0])}" for k in range(10)]
+        prompts[c] = f"a photo of {word}" if plural else f"a photo of {with_article(word)}"
         sel = test.labels == c
         held[word] = round((zero_shot_predict(model, test.images[sel], prompts) == c).float().mean().item(), 4)
     out["held_out_synonym_recall"] = held
@@ -60,7 +58,7 @@ def evaluate(model, test) -> dict:
     rows = []
     for c in range(10):
         sel = (test.labels == c) & (attributes > 0)  # the darkest and lightest thirds of the class
-        prompts = [f"a photo of {_a('dark ' + SYNONYMS[c][0])}", f"a photo of {_a('light ' + SYNONYMS[c][0])}"]
+        prompts = [f"a photo of {with_article(word + ' ' + SYNONYMS[c][0])}" for word in ("dark", "light")]
         pred = zero_shot_predict(model, test.images[sel], prompts) + 1  # 1 dark, 2 light
         rows.append(dict(cls=c, n=int(sel.sum()), accuracy=round((pred == attributes[sel]).float().mean().item(), 4),
                          held_out=[ATTRIBUTES[a] for a, k in HELD_OUT_ATTRIBUTE_PAIRS if k == c]))

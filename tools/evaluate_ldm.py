@@ -34,6 +34,7 @@ from sdgan_course.data.wordings import (  # noqa: E402
     SYNONYMS,
     attribute_allowed,
     brightness_thresholds,
+    with_article,
 )
 from sdgan_course.metrics.features import reference_statistics  # noqa: E402
 from sdgan_course.metrics.prompt_following import (  # noqa: E402
@@ -98,9 +99,6 @@ NEWCOMER_PROMPTS = (("a t-shirt", 0), ("a photo of a T-shirt", 0), ("a photo of 
                     ("a photo of a shoe", None), ("a red dress", 3))
 
 
-def _a(phrase):
-    return f"an {phrase}" if phrase[0] in "aeiou" else f"a {phrase}"
-
 
 def agreement_rows(ldm, items, per_prompt, guidance, steps, classifier, *, seed) -> list[dict]:
     """For each (prompt, class or None): ``per_prompt`` samples, the share classified as the class and the classes
@@ -120,9 +118,9 @@ def agreement_rows(ldm, items, per_prompt, guidance, steps, classifier, *, seed)
 def wording_rows(ldm, per_prompt, guidance, steps, classifier) -> dict:
     """The newcomer's prompts, one trained synonym or plural per class, and every held-out synonym."""
     names = CLASS_WORDS[DATASET]
-    trained = [(f"a photo of {PLURALS[c][-1]}" if c % 2 else f"a photo of {_a(SYNONYMS[c][-1])}", c)
+    trained = [(f"a photo of {PLURALS[c][-1]}" if c % 2 else f"a photo of {with_article(SYNONYMS[c][-1])}", c)
                for c in range(len(names))]
-    held = [(f"a photo of {w}" if plural else f"a photo of {_a(w)}", c) for c, w, plural in HELD_OUT_SYNONYMS]
+    held = [(f"a photo of {w}" if plural else f"a photo of {with_article(w)}", c) for c, w, plural in HELD_OUT_SYNONYMS]
     out = {}
     for key, items, seed in (("newcomer", NEWCOMER_PROMPTS, 3), ("trained_synonyms", trained, 4),
                              ("held_out_synonyms", held, 5)):
@@ -140,11 +138,11 @@ def attribute_rows(ldm, per_pair, guidance, steps, classifier) -> dict:
     held = attribute_allowed(DATASET, which="held_out")
     k = len(names)
     labels = torch.arange(k).repeat_interleave(per_pair)  # (K * per_pair,)
-    plain, _ = draw(ldm, [f"a photo of {_a(names[c])}" for c in labels.tolist()], guidance, steps, seed=6)
+    plain, _ = draw(ldm, [f"a photo of {with_article(names[c])}" for c in labels.tolist()], guidance, steps, seed=6)
     base = attribute_accuracy(plain, labels, torch.zeros_like(labels), thresholds).measured.view(k, per_pair)
     out = {"per_pair": per_pair, "rows": []}
     for a in (1, 2):
-        prompts = [f"a photo of {_a(ATTRIBUTES[a] + ' ' + names[c])}" for c in labels.tolist()]
+        prompts = [f"a photo of {with_article(ATTRIBUTES[a] + ' ' + names[c])}" for c in labels.tolist()]
         images, _ = draw(ldm, prompts, guidance, steps, seed=6 + a)
         acc = attribute_accuracy(images, labels, torch.full_like(labels, a), thresholds)
         agree = prompt_agreement(classifier.model, images, labels)

@@ -71,7 +71,9 @@ PLURAL_TEMPLATES = ("a photo of {names}", "a picture of {names}", "{names}")
 ENDINGS = ("", ".")
 
 
-def _article(phrase: str) -> str:
+def with_article(phrase: str) -> str:
+    """"a coat", "an ankle boot": the phrase with its indefinite article (by its first letter, enough for the course's
+    words)."""
     return f"an {phrase}" if phrase[0] in "aeiou" else f"a {phrase}"
 
 
@@ -100,7 +102,7 @@ def single_captions(dataset: str, label: int, attribute: int = 0, *, held_out_sy
         phrase = f"{word} {phrase}" if word else phrase
         group = PLURAL_TEMPLATES if plural else SINGULAR_TEMPLATES
         for template in group:
-            text = template.format(a_name=_article(phrase), name=phrase, names=phrase)
+            text = template.format(a_name=with_article(phrase), name=phrase, names=phrase)
             texts += [text + end for end in ENDINGS]
     return texts
 
@@ -175,12 +177,18 @@ def _variants(dataset: str, label: int, attribute: int) -> tuple[str, ...]:
     return tuple(single_captions(dataset, label, attribute))
 
 
+def training_wordings(dataset: str = "fashion_mnist") -> list[list[list[str]]]:
+    """[class][attribute] -> every single-item training caption of that pair (empty where the pair is held out or the
+    dataset has no attributes)."""
+    allowed = attribute_allowed(dataset)  # (K, A)
+    return [[single_captions(dataset, c, a) if allowed[c, a] else [] for a in range(allowed.shape[1])]
+            for c in range(allowed.shape[0])]
+
+
 def training_texts(dataset: str = "fashion_mnist") -> list[str]:
-    """Every single-item training caption of ``dataset`` (each class, each allowed attribute): what the tokenizer is
-    trained on, with the compositions' captions (:mod:`.captions`)."""
-    allowed = attribute_allowed(dataset)
-    return [t for c in range(allowed.shape[0]) for a in range(allowed.shape[1]) if allowed[c, a]
-            for t in single_captions(dataset, c, a)]
+    """Every single-item training caption of ``dataset``, flat: what the tokenizer is trained on, with the
+    compositions' captions (:mod:`.captions`)."""
+    return [t for row in training_wordings(dataset) for texts in row for t in texts]
 
 
 def tokenizer_corpus() -> list[str]:
@@ -201,5 +209,5 @@ __all__ = [
     "ATTRIBUTES", "HELD_OUT_ATTRIBUTE_PAIRS", "HELD_OUT_SYNONYMS", "PLURALS", "PLURAL_TEMPLATES",
     "SINGULAR_TEMPLATES", "SYNONYMS", "attribute_allowed", "brightness_attribute", "brightness_thresholds",
     "draw_attributes", "draw_captions", "image_brightness", "rich", "single_captions", "tokenizer_corpus",
-    "training_texts",
+    "training_texts", "training_wordings", "with_article",
 ]

@@ -34,7 +34,7 @@ from ..config import profile_sizes
 from ..data.batches import StepBatches
 from ..data.captions import CLASS_WORDS, PAIR_TEMPLATES, compose_pairs, templates_for
 from ..data.images import load_images
-from ..data.wordings import ATTRIBUTES, attribute_allowed, brightness_attribute, brightness_thresholds, single_captions
+from ..data.wordings import ATTRIBUTES, brightness_attribute, brightness_thresholds, training_wordings
 from ..device import maybe_compile
 from ..distributed import global_shape, local_part, wrap_ddp
 from ..models.ldm import LatentDiffusion, frozen_parts
@@ -131,12 +131,9 @@ def encode_latents(autoencoder: KLAutoencoder, images: torch.Tensor, labels: tor
 def single_wordings(tokenizer, dataset: str) -> list[list[list[str]]]:
     """[class][attribute] -> the training wordings: :func:`~sdgan_course.data.wordings.single_captions` where the
     (class, attribute) pair is a training one, or, for an older word tokenizer, the first templates (no attribute)."""
-    names = CLASS_WORDS[dataset]
     if isinstance(tokenizer, Tokenizer):
-        return [[[t.format(name=n) for t in templates_for(dataset, "train")], [], []] for n in names]
-    allowed = attribute_allowed(dataset)  # (K, A)
-    return [[single_captions(dataset, c, a) if allowed[c, a] else [] for a in range(len(ATTRIBUTES))]
-            for c in range(len(names))]
+        return [[[t.format(name=n) for t in templates_for(dataset, "train")], [], []] for n in CLASS_WORDS[dataset]]
+    return training_wordings(dataset)
 
 
 @torch.no_grad()
